@@ -1,0 +1,69 @@
+"""Live subscriptions: catch up from a position, then follow new commits."""
+
+from __future__ import annotations
+
+import collections
+from typing import TYPE_CHECKING
+
+from .records import RecordedEvent
+from .storage import Storage
+
+if TYPE_CHECKING:
+    from .journal import Journal
+
+# Commits by another process are not signalled here; poll for them this often.
+POLL_SECONDS = 0.05
+_BATCH = 256
+
+
+class Subscription:
+    """An iterator over a journal's events that blocks for new ones until :meth:`close`.
+
+    In-process commits wake it at once; commits of another process are seen within
+    ``POLL_SECONDS``. ``close()`` may be called from any thread; iteration then stops.
+    """
+
+    def __init__(self, journal: Journal, storage: Storage, after: int, types: frozenset[str] | None, tags: frozenset[str] | None) -> None:
+        self._journal = journal
+        self._storage = storage
+        self._position = after
+        self._types = types
+        self._tags = tags
+        self._buffer: collections.deque[RecordedEvent] = collections.deque()
+        self._closed = False
+
+    @property
+    def position(self) -> int:
+        """The position of the last event scanned; resume a later subscription from here."""
+        return self._position
+
+    def __iter__(self) -> Subscription:
+        return self
+
+    def __next__(self) -> RecordedEvent:
+        while not self._buffer:
+            if self._closed or self._journal.closed:
+                raise StopIteration
+            with self._storage.committed:
+                seen = self._storage.commit_count
+            matched, last = self._journal._scan(self._position, _BATCH, self._types, self._tags)
+            if last is not None:
+                self._position = last
+                self._buffer.extend(matched)
+                continue
+            with self._storage.committed:
+                if self._storage.commit_count == seen and not self._closed:
+                    self._storage.committed.wait(POLL_SECONDS)
+        return self._buffer.popleft()
+
+    def close(self) -> None:
+        """End the subscription; a thread blocked in ``next()`` returns promptly."""
+        self._closed = True
+        with self._storage.committed:
+            self._storage.committed.notify_all()
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

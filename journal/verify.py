@@ -1,0 +1,76 @@
+"""A full consistency scan of a journal's storage (see :meth:`Journal.verify`)."""
+
+from __future__ import annotations
+
+import lmdb
+
+from . import codec
+from .records import Problem, VerifyReport
+from .storage import Storage
+
+
+def verify(storage: Storage) -> VerifyReport:
+    """Check every event, index entry and stream row; collect every problem, stop at none."""
+    return storage.read(lambda txn: _verify(txn, storage.dbs))
+
+
+def _verify(txn: lmdb.Transaction, dbs: dict) -> VerifyReport:
+    report = VerifyReport()
+    problems = report.problems
+    raw_head = txn.get(b"head", db=dbs["meta"])
+    head = codec.from_u64(raw_head) if raw_head else 0
+
+    # index: (stream, seq) -> position, and the reverse to name records that cannot be decoded.
+    by_position: dict[int, tuple[str, int]] = {}
+    seqs: dict[str, list[int]] = {}
+    for key, pos_raw in txn.cursor(db=dbs["index"]):
+        stream_id, seq = codec.split_seq_key(key)
+        pos = codec.from_u64(pos_raw)
+        by_position[pos] = (stream_id, seq)
+        seqs.setdefault(stream_id, []).append(seq)
+
+    seen_positions: set[int] = set()
+    for key, value in txn.cursor(db=dbs["events"]):
+        pos = codec.from_u64(key)
+        seen_positions.add(pos)
+        report.events_checked += 1
+        expected = by_position.get(pos)
+        if pos > head:
+            problems.append(Problem("head", None, None, pos, f"event position {pos} is beyond the head {head}"))
+        try:
+            event = codec.decode_record(value, pos)
+        except codec.DECODE_ERRORS as e:
+            stream_id, seq = expected or (None, None)
+            problems.append(Problem("undecodable", stream_id, seq, pos, f"cannot decode the record: {e!r}"))
+            continue
+        if expected is None:
+            problems.append(Problem("orphan_event", event.stream_id, event.seq, pos, "no index entry points at this event"))
+        elif expected != (event.stream_id, event.seq):
+            problems.append(
+                Problem("index_mismatch", expected[0], expected[1], pos,
+                        f"the record says stream {event.stream_id!r} seq {event.seq}")
+            )
+    for pos, (stream_id, seq) in by_position.items():
+        if pos not in seen_positions:
+            problems.append(Problem("missing_event", stream_id, seq, pos, "the index points at a missing event"))
+
+    for key, value in txn.cursor(db=dbs["streams"]):
+        stream_id = key.decode("utf-8")
+        report.streams_checked += 1
+        try:
+            highest, deleted_to = codec.unpack(value)
+        except codec.DECODE_ERRORS as e:
+            problems.append(Problem("undecodable", stream_id, None, None, f"cannot decode the stream row: {e!r}"))
+            continue
+        present = seqs.pop(stream_id, [])
+        want = deleted_to + 1
+        for seq in present:
+            if seq != want:
+                problems.append(Problem("seq_gap", stream_id, want, None, f"seq {want} is missing (next present is {seq})"))
+                want = seq
+            want += 1
+        if want != highest + 1:
+            problems.append(Problem("seq_gap", stream_id, want, None, f"events {want}..{highest} are missing"))
+    for stream_id, present in seqs.items():
+        problems.append(Problem("index_mismatch", stream_id, present[0], None, "index entries for a stream with no stream row"))
+    return report

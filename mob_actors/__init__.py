@@ -1,0 +1,1 @@
+"""Agent sessions as event-sourced pykka actors on the :mod:`journal`."""
