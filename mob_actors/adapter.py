@@ -1,0 +1,71 @@
+"""The runtime adapter: a ledger of inputs waiting to be applied to a session as one turn."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from .errors import InvalidRequest
+from .ids import check_id, new_id
+from .model import CoreApplyOutput, InputState, RunApplyBoundary, StartTurnRequest
+
+if TYPE_CHECKING:
+    from .service import SessionService
+
+
+class RuntimeAdapter:
+    """Accept inputs for a session, then apply all pending ones in one turn.
+
+    In the persistent service an accepted input is durable (``input_accepted`` event), and its
+    consumption is part of the turn's own event: after a crash an input is either consumed
+    with its turn or still pending, never both, never lost.
+    """
+
+    def __init__(self, service: SessionService) -> None:
+        self._service = service
+        self._lock = threading.Lock()
+        self._index: dict[str, str] | None = None  # input_id -> session_id, loaded on first use
+
+    def accept_input(self, session_id: str, content: str, input_id: str | None = None) -> str:
+        """Record an input for a live session and return its id; a known id is not accepted twice."""
+        if input_id is None:
+            input_id = new_id()
+        else:
+            try:
+                input_id = check_id(input_id, "input id")
+            except ValueError as e:
+                raise InvalidRequest(str(e)) from None
+        index = self._load_index()
+        with self._lock:
+            if input_id in index:
+                return input_id
+        self._service._accept_input(session_id, input_id, content)
+        with self._lock:
+            index[input_id] = session_id
+        return input_id
+
+    def input_state(self, input_id: str) -> InputState | None:
+        """``accepted`` or ``consumed`` (with its run id and sequence); None for an unknown id."""
+        session_id = self._load_index().get(input_id)
+        return None if session_id is None else self._service._input_state(session_id, input_id)
+
+    def pending_inputs(self, session_id: str) -> list[InputState]:
+        return self._service._pending_inputs(session_id)
+
+    def apply_pending(
+        self, session_id: str, run_id: str | None = None, boundary: RunApplyBoundary | str = RunApplyBoundary.IMMEDIATE
+    ) -> CoreApplyOutput | None:
+        """Run one turn over every accepted input (None if there is none)."""
+        pending = self._service._pending_inputs(session_id)
+        if not pending:
+            return None
+        prompt = "\n\n".join(p.content for p in pending)
+        return self._service.apply_runtime_turn(
+            session_id, run_id or new_id(), StartTurnRequest(prompt), boundary, [p.input_id for p in pending]
+        )
+
+    def _load_index(self) -> dict[str, str]:
+        with self._lock:
+            if self._index is None:
+                self._index = dict(self._service._store_input_index())
+            return self._index

@@ -1,0 +1,139 @@
+"""Command handlers: given a session's state and a command, decide which events it produces.
+
+Pure functions: no I/O, no clock (the caller passes ``now``), no mutation of the state. They raise
+a :class:`SessionError` when the command is not allowed. The session actor persists what they
+return and then applies it with :func:`mob_actors.state.evolve`.
+"""
+
+from __future__ import annotations
+
+import journal
+
+from . import events as ev
+from .errors import CallbackPending, Conflict, InvalidRequest, Unsupported
+from .model import CreateSessionRequest, RunApplyBoundary, StartTurnRequest, TurnOutcome
+from .digest import RunningDigest
+from .state import SessionState
+
+
+def create(session_id: str, req: CreateSessionRequest, now: int) -> list[journal.Event]:
+    messages = [{"role": "system", "content": req.system_prompt}] if req.system_prompt else []
+    return [
+        ev.SESSION_CREATED(
+            session_id=session_id,
+            created_at_ms=now,
+            messages=messages,
+            metadata=dict(req.metadata or {}),
+            labels=dict(req.labels or {}),
+            binding=req.binding.to_dict() if req.binding else None,
+        )
+    ]
+
+
+def revive(state: SessionState, now: int) -> list[journal.Event]:
+    return [ev.SESSION_REVIVED(at_ms=now)]
+
+
+def check_turn(state: SessionState, req: StartTurnRequest) -> None:
+    """Refuse a turn request before the agent runs."""
+    if not isinstance(req.prompt, str):
+        raise InvalidRequest(f"prompt must be a str, got {type(req.prompt).__name__}")
+    if req.system_prompt is not None and not state.deferred:
+        raise Unsupported(
+            f"session {state.id}: system_prompt override is only allowed on a deferred session's first turn"
+        )
+
+
+def user_message(req: StartTurnRequest) -> dict:
+    notices = "".join(f"[SYSTEM NOTICE: {text}]\n\n" for text in req.additional_instructions)
+    return {"role": "user", "content": notices + req.prompt}
+
+
+def turn(
+    state: SessionState,
+    *,
+    run_id: str,
+    req: StartTurnRequest,
+    boundary: RunApplyBoundary,
+    input_ids: list[str],
+    outcome: TurnOutcome | CallbackPending,
+    count_sequence: bool,
+    now: int,
+) -> list[journal.Event]:
+    """The event of a finished (or paused) turn, with the digest its receipt will carry."""
+    check_turn(state, req)
+    if isinstance(outcome, CallbackPending):
+        added, text, usage = outcome.messages, "", {}
+        callback = {"tool_name": outcome.tool_name, "args": outcome.args}
+    else:
+        added, text, usage, callback = outcome.messages, outcome.text, outcome.usage or {}, None
+    for m in added:
+        if not isinstance(m, dict) or "role" not in m or "content" not in m:
+            raise InvalidRequest(f"the agent returned a message without role/content: {m!r}")
+    messages = [*state.staged_context, user_message(req), *added]
+    if req.system_prompt is not None:
+        base = [{"role": "system", "content": req.system_prompt}, *(
+            state.messages[1:] if state.messages and state.messages[0].get("role") == "system" else state.messages
+        )]
+        digest = RunningDigest(base)
+        count = len(base)
+    else:
+        digest = state.digest.copy()
+        count = len(state.messages)
+    digest.extend(messages)
+    return [
+        ev.TURN_APPLIED(
+            run_id=run_id,
+            boundary=RunApplyBoundary(boundary).value,
+            messages=messages,
+            system_prompt=req.system_prompt,
+            text=text,
+            usage=dict(usage),
+            contributing_input_ids=list(input_ids),
+            sequence=state.run_sequences.get(run_id, 0) if count_sequence else 0,
+            digest=digest.hexdigest(),
+            message_count=count + len(messages),
+            callback=callback,
+            at_ms=now,
+        )
+    ]
+
+
+def append_context(
+    state: SessionState, text: str, source: str | None, key: str | None, staged: bool, now: int
+) -> tuple[list[journal.Event], str]:
+    """System context: ``("applied" | "staged" | "duplicate")`` and the events for it."""
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidRequest("system context text must be a non-empty string")
+    text = text.strip()
+    if key is not None and key in state.context_keys:
+        if state.context_keys[key] == [text, source]:
+            return [], "duplicate"
+        raise Conflict(
+            f"session {state.id}: idempotency key {key!r} was already used with different text or source; use a new key"
+        )
+    event = ev.CONTEXT_APPENDED(text=text, source=source, idempotency_key=key, staged=staged, at_ms=now)
+    return [event], "staged" if staged else "applied"
+
+
+def accept_input(state: SessionState, input_id: str, content: str, now: int) -> list[journal.Event]:
+    if not isinstance(content, str) or not content:
+        raise InvalidRequest("input content must be a non-empty string")
+    if input_id in state.inputs:
+        return []
+    return [ev.INPUT_ACCEPTED(input_id=input_id, content=content, at_ms=now)]
+
+
+def checkpoint(state: SessionState, now: int) -> list[journal.Event]:
+    """The event that follows a snapshot taken at ``state.seq``."""
+    return [ev.CHECKPOINTED(snapshot_seq=state.seq, digest=state.digest.hexdigest(), message_count=len(state.messages), at_ms=now)]
+
+
+def archive(state: SessionState, now: int) -> list[journal.Event]:
+    return [ev.ARCHIVED(at_ms=now)]
+
+
+def discard(state: SessionState, now: int) -> list[journal.Event]:
+    return [ev.DISCARDED(at_ms=now)]
+
+

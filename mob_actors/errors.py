@@ -1,0 +1,101 @@
+"""Errors of the session services and mobs. Every session error carries a stable ``.code``."""
+
+from __future__ import annotations
+
+
+class SessionError(Exception):
+    """Base of the session service errors."""
+
+    code = "SESSION_ERROR"
+
+
+class SessionNotFound(SessionError):
+    code = "SESSION_NOT_FOUND"
+
+    def __init__(self, session_id: str, detail: str = "") -> None:
+        self.session_id = session_id
+        super().__init__(f"session {session_id} not found{': ' + detail if detail else ''}")
+
+
+class SessionBusy(SessionError):
+    code = "SESSION_BUSY"
+
+    def __init__(self, session_id: str) -> None:
+        self.session_id = session_id
+        super().__init__(f"session {session_id} is already running a turn; wait for it or interrupt() it")
+
+
+class PersistenceDisabled(SessionError):
+    code = "SESSION_PERSISTENCE_DISABLED"
+
+
+class SessionNotRunning(SessionError):
+    code = "SESSION_NOT_RUNNING"
+
+    def __init__(self, session_id: str) -> None:
+        self.session_id = session_id
+        super().__init__(f"session {session_id} has no turn running; nothing to interrupt")
+
+
+class StoreError(SessionError):
+    code = "SESSION_STORE_ERROR"
+
+
+class AgentError(SessionError):
+    code = "AGENT_ERROR"
+
+
+class CallbackPending(AgentError):
+    """Raised by an agent to pause a turn until a tool result arrives; also the turn's terminal."""
+
+    def __init__(self, tool_name: str, args: dict | None = None, messages: list[dict] | tuple = ()) -> None:
+        self.tool_name = tool_name
+        self.args = dict(args or {})
+        self.messages = list(messages)
+        super().__init__(f"turn paused: waiting for the result of tool {tool_name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CallbackPending) and (self.tool_name, self.args) == (other.tool_name, other.args)
+
+    def __hash__(self) -> int:
+        return hash(self.tool_name)
+
+    def __repr__(self) -> str:
+        return f"CallbackPending(tool_name={self.tool_name!r}, args={self.args!r})"
+
+
+class Unsupported(SessionError):
+    code = "SESSION_UNSUPPORTED"
+
+
+class InvalidRequest(SessionError):
+    code = "INVALID_PARAMS"
+
+
+class Conflict(SessionError):
+    code = "SESSION_SYSTEM_CONTEXT_CONFLICT"
+
+
+class StreamError(Exception):
+    """Base of event-stream errors."""
+
+    code = "STREAM_ERROR"
+
+
+class StreamNotFound(StreamError):
+    code = "STREAM_NOT_FOUND"
+
+
+class MobError(Exception):
+    """Base of mob errors."""
+
+
+class InvalidTransition(MobError):
+    """A mob operation is not allowed in the mob's current state."""
+
+    def __init__(self, from_state: object, to_state: object, detail: str = "") -> None:
+        self.from_state = from_state
+        self.to_state = to_state
+        name = getattr(from_state, "name", from_state)
+        target = getattr(to_state, "name", to_state)
+        super().__init__(f"invalid mob transition {name} -> {target}{': ' + detail if detail else ''}")

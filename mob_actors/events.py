@@ -1,0 +1,111 @@
+"""Every event type this library writes to the journal, with its fields and version.
+
+This module is the one place that says what is stored. Changing an event's fields means a new
+``version`` here and an upcaster in :data:`UPCASTERS` that turns the old data into the new, so
+journals written by older releases keep replaying.
+
+Streams: a session's events go to ``session:<session_id>``; a mob's to ``mob:<mob_id>``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import journal
+
+SESSION_STREAM_PREFIX = "session:"
+MOB_STREAM_PREFIX = "mob:"
+
+
+def session_stream(session_id: str) -> str:
+    return SESSION_STREAM_PREFIX + session_id
+
+
+def mob_stream(mob_id: str) -> str:
+    return MOB_STREAM_PREFIX + mob_id
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True)
+class EventType:
+    """A stored event type: its name, current version and the fields of its data."""
+
+    name: str
+    version: int
+    fields: tuple[str, ...]
+    doc: str
+
+    def __call__(self, **data: Any) -> journal.Event:
+        """Build a journal event of this type; the fields must be exactly :attr:`fields`."""
+        if data.keys() != set(self.fields):
+            missing = set(self.fields) - data.keys()
+            extra = data.keys() - set(self.fields)
+            raise TypeError(f"{self.name}: missing fields {sorted(missing)}, unexpected {sorted(extra)}")
+        return journal.Event(self.name, data, version=self.version)
+
+
+def _t(name: str, fields: str, doc: str, version: int = 1) -> EventType:
+    return EventType(name, version, tuple(fields.split()), doc)
+
+
+# -- session events (stream session:<id>) -------------------------------------------------------
+SESSION_CREATED = _t(
+    "session_created", "session_id created_at_ms messages metadata labels binding",
+    "A new session; `messages` holds its system prompt, if any; `binding` is a MobBinding dict or None.",
+)
+SESSION_REVIVED = _t("session_revived", "at_ms", "A session with durable history was made live again (un-archives it).")
+TURN_APPLIED = _t(
+    "turn_applied",
+    "run_id boundary messages system_prompt text usage contributing_input_ids sequence digest message_count callback at_ms",
+    "A finished turn: `messages` are all it added (staged context, the user message, the agent's); "
+    "`system_prompt` replaces the system message (deferred first turn only); `digest`/`message_count` "
+    "describe the messages after it; the `contributing_input_ids` are consumed by it; `callback` is "
+    "{tool_name, args} when the turn paused on a tool, else None.",
+)
+INPUT_ACCEPTED = _t("input_accepted", "input_id content at_ms", "An input entered the runtime adapter's ledger.")
+CONTEXT_APPENDED = _t(
+    "context_appended", "text source idempotency_key staged at_ms",
+    "System context; applied at once, or (`staged`) before the next turn's user message.",
+)
+CHECKPOINTED = _t(
+    "checkpointed", "snapshot_seq digest message_count at_ms",
+    "A snapshot of the session at `snapshot_seq` was saved; `digest` is its conversation digest.",
+)
+DISCARDED = _t("discarded", "at_ms", "The live actor was dropped; the durable history stays.")
+ARCHIVED = _t("archived", "at_ms", "The session was archived: hidden from lists, history kept.")
+
+# -- mob events (stream mob:<id>) -----------------------------------------------------------------
+MOB_CREATED = _t("mob_created", "definition at_ms", "A mob (or a new epoch of it after reset) with its definition.")
+MEMBER_SPAWNED = _t("member_spawned", "member_id profile session_id labels at_ms", "A member joined, bound to a session.")
+MEMBER_RETIRED = _t("member_retired", "member_id at_ms", "A member left the roster; its session is archived.")
+PEERS_WIRED = _t("peers_wired", "a b at_ms", "Two members were wired to each other (symmetric).")
+PEERS_UNWIRED = _t("peers_unwired", "a b at_ms", "A wire between two members was removed.")
+MOB_STOPPED = _t("mob_stopped", "at_ms", "The mob stopped: checkpointers cancelled, turns interrupted.")
+MOB_RESUMED = _t("mob_resumed", "at_ms", "The mob runs again after a stop.")
+MOB_COMPLETED = _t("mob_completed", "at_ms", "Every member retired; the mob is done.")
+MOB_RESET = _t("mob_reset", "at_ms", "A new epoch starts: the roster is empty (written with a new mob_created).")
+MOB_DESTROYED = _t("mob_destroyed", "at_ms", "The mob is gone (its other events are deleted).")
+
+ALL: dict[str, EventType] = {
+    t.name: t
+    for t in (
+        SESSION_CREATED, SESSION_REVIVED, TURN_APPLIED, INPUT_ACCEPTED, CONTEXT_APPENDED, CHECKPOINTED,
+        DISCARDED, ARCHIVED, MOB_CREATED, MEMBER_SPAWNED, MEMBER_RETIRED, PEERS_WIRED, PEERS_UNWIRED,
+        MOB_STOPPED, MOB_RESUMED, MOB_COMPLETED, MOB_RESET, MOB_DESTROYED,
+    )
+}
+
+# (type, from_version) -> fn(data) -> data of from_version + 1. Empty: every type is at version 1.
+UPCASTERS: dict[tuple[str, int], Callable[[Any], Any]] = {}
+
+
+def register_upcasters(j: journal.Journal) -> None:
+    """Teach a journal to read old versions of our events."""
+    for (name, version), fn in UPCASTERS.items():
+        j.register_upcaster(name, version, fn)

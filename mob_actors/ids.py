@@ -1,0 +1,41 @@
+"""Identifiers: UUIDv7 strings for sessions, runs and inputs (time-ordered, so ids sort by creation)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+
+_lock = threading.Lock()
+_last_ms = 0
+_counter = 0
+
+
+def new_id() -> str:
+    """A new UUIDv7 as a lowercase hyphenated string (RFC 9562, monotonic within this process)."""
+    global _last_ms, _counter
+    with _lock:
+        ms = time.time_ns() // 1_000_000
+        if ms <= _last_ms:
+            # Same (or a backwards) millisecond: bump a 12-bit counter so ids stay ordered.
+            _counter += 1
+            if _counter > 0xFFF:
+                _last_ms += 1
+                _counter = 0
+            ms = _last_ms
+        else:
+            _last_ms, _counter = ms, int.from_bytes(os.urandom(2), "big") & 0x3FF
+        rand_b = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | _counter << 64 | 0b10 << 62 | rand_b
+    return str(uuid.UUID(int=value))
+
+
+def check_id(value: object, what: str = "session id") -> str:
+    """Return ``value`` normalised if it is a UUID string, else raise ``ValueError`` naming ``what``."""
+    if not isinstance(value, str):
+        raise ValueError(f"{what} must be a UUID string, got {type(value).__name__}")
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise ValueError(f"{what} {value!r} is not a UUID (use mob_actors.new_id() to make one)") from None

@@ -1,0 +1,224 @@
+"""The public data types of the session services (what hosts pass in and get back)."""
+
+from __future__ import annotations
+
+import enum
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import msgpack
+
+from .errors import CallbackPending
+
+Message = dict  # {"role": "system"|"user"|"assistant"|"tool", "content": ..., **extra}
+ROLES = ("system", "user", "assistant", "tool")
+
+
+@dataclass(frozen=True)
+class MobBinding:
+    """Which mob member a session is."""
+
+    mob_id: str
+    profile: str
+    member_id: str
+
+    def to_dict(self) -> dict:
+        return {"mob_id": self.mob_id, "profile": self.profile, "member_id": self.member_id}
+
+    @classmethod
+    def from_dict(cls, d: Mapping | None) -> MobBinding | None:
+        return None if d is None else cls(d["mob_id"], d["profile"], d["member_id"])
+
+
+@dataclass
+class Session:
+    """A session as its events replay to. ``messages`` is the whole conversation."""
+
+    id: str
+    messages: list[Message] = field(default_factory=list)
+    metadata: dict = field(default_factory=dict)
+    labels: dict = field(default_factory=dict)
+    binding: MobBinding | None = None
+    created_at_ms: int = 0
+    updated_at_ms: int = 0
+    archived: bool = False
+
+    def to_dict(self) -> dict:
+        return {
+            "version": 1,
+            "id": self.id,
+            "messages": self.messages,
+            "metadata": self.metadata,
+            "labels": self.labels,
+            "binding": self.binding.to_dict() if self.binding else None,
+            "created_at_ms": self.created_at_ms,
+            "updated_at_ms": self.updated_at_ms,
+            "archived": self.archived,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> Session:
+        if d.get("version", 1) != 1:
+            raise ValueError(f"unknown Session format version {d.get('version')!r}; upgrade mob-actors to read it")
+        return cls(
+            id=d["id"],
+            messages=list(d["messages"]),
+            metadata=dict(d["metadata"]),
+            labels=dict(d["labels"]),
+            binding=MobBinding.from_dict(d.get("binding")),
+            created_at_ms=d["created_at_ms"],
+            updated_at_ms=d["updated_at_ms"],
+            archived=d["archived"],
+        )
+
+    def to_bytes(self) -> bytes:
+        """msgpack of :meth:`to_dict` (the ``session_snapshot`` of a :class:`CoreApplyOutput`)."""
+        return msgpack.packb(self.to_dict(), use_bin_type=True)
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> Session:
+        return cls.from_dict(msgpack.unpackb(raw, raw=False, strict_map_key=False))
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    """One row of :meth:`list_sessions`."""
+
+    id: str
+    message_count: int
+    created_at_ms: int
+    updated_at_ms: int
+    labels: dict
+    binding: MobBinding | None
+    is_live: bool
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    session_id: str
+    message_count: int
+    offset: int
+    limit: int | None
+    has_more: bool
+    messages: list[Message]
+
+
+@dataclass(frozen=True)
+class CreateSessionRequest:
+    """Create a session. ``initial_prompt=None`` makes a deferred session (no turn yet);
+    a ``session_id`` with durable history revives that session (same id, full history, no agent call)."""
+
+    session_id: str | None = None
+    initial_prompt: str | None = None
+    system_prompt: str | None = None
+    metadata: dict | None = None
+    labels: dict | None = None
+    binding: MobBinding | None = None
+
+
+@dataclass(frozen=True)
+class StartTurnRequest:
+    """One turn. ``system_prompt`` is only allowed on a deferred session's first turn."""
+
+    prompt: str
+    system_prompt: str | None = None
+    additional_instructions: tuple[str, ...] = ()
+    on_event: Callable[[EventEnvelope], None] | None = None
+
+
+class RunApplyBoundary(str, enum.Enum):
+    IMMEDIATE = "immediate"
+    RUN_START = "run_start"
+    RUN_CHECKPOINT = "run_checkpoint"
+
+
+@dataclass(frozen=True)
+class RunBoundaryReceipt:
+    """Proof of an applied turn.
+
+    ``conversation_digest`` is the lowercase hex SHA-256 of the session's ``messages`` list encoded
+    as canonical JSON: keys sorted, separators ``,`` and ``:``, UTF-8, no ASCII escaping, i.e.
+    ``hashlib.sha256(json.dumps(messages, sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False).encode()).hexdigest()``. ``sequence`` counts earlier applies of the same
+    ``run_id`` on this session (0 first; always 0 on the ephemeral service).
+    """
+
+    run_id: str
+    boundary: RunApplyBoundary
+    contributing_input_ids: tuple[str, ...]
+    conversation_digest: str
+    message_count: int
+    sequence: int
+
+
+@dataclass(frozen=True)
+class RunResult:
+    text: str
+    usage: dict
+    message_count: int
+
+
+@dataclass(frozen=True)
+class CoreApplyOutput:
+    """What ``apply_runtime_turn`` returns; ``terminal`` is a RunResult or a CallbackPending."""
+
+    receipt: RunBoundaryReceipt
+    session_snapshot: bytes
+    run_result: RunResult | None
+    terminal: RunResult | CallbackPending
+
+
+@dataclass(frozen=True)
+class EventEnvelope:
+    """One streamed session event; ``seq`` counts per session from 1 and never resets."""
+
+    event_id: str
+    source_id: str
+    seq: int
+    timestamp_ms: int
+    type: str
+    data: dict
+    mob_id: str | None = None
+
+
+@dataclass(frozen=True)
+class TurnOutcome:
+    """What an agent returns: the messages it adds after the user message, and its reply text."""
+
+    messages: list[Message]
+    text: str
+    usage: dict | None = None
+
+
+@dataclass(frozen=True)
+class InputState:
+    """An input in the runtime adapter's ledger."""
+
+    input_id: str
+    session_id: str
+    state: str  # "accepted" or "consumed"
+    content: str
+    run_id: str | None = None
+    sequence: int | None = None
+
+
+class TurnContext:
+    """What an agent gets for one turn."""
+
+    def __init__(self, session: Session, request: StartTurnRequest, emit: Callable[..., None], cancelled: threading.Event) -> None:
+        self.session = session
+        self.request = request
+        self._emit = emit
+        self.cancelled = cancelled
+
+    def emit(self, type: str, **data: Any) -> None:  # noqa: A002
+        """Stream an event (e.g. ``text_delta``) to the session's subscribers."""
+        self._emit(type, data)
+
+
+class Agent(Protocol):
+    """The pluggable part: anything with ``run_turn``. Raise :class:`CallbackPending` to pause."""
+
+    def run_turn(self, ctx: TurnContext) -> TurnOutcome: ...

@@ -1,0 +1,190 @@
+"""The session actor: one pykka actor per resident session, the only writer of its stream.
+
+It handles one message at a time: decide the events (``decide``), append them to the store
+(durable before the reply under the persistent service), apply them (``evolve``), publish the
+new view. The agent itself runs on the caller's thread (see the service), so the actor stays
+free for context appends and checkpoints while a turn is in flight.
+
+Every message is sent with ``ask``: a failure reaches the caller. An unexpected exception
+(not a refused command) means the in-memory state can no longer be trusted, so the actor
+stops itself and reports through ``on_failure``; the next access rebuilds it from the journal.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import journal
+import pykka
+
+from . import decide
+from .errors import CallbackPending, SessionError
+from .events import now_ms
+from .model import RunApplyBoundary, RunBoundaryReceipt, StartTurnRequest, TurnOutcome
+from .state import SessionState, evolve
+from .store import SessionStore
+
+log = logging.getLogger(__name__)
+
+
+class CheckpointGate:
+    """One per session: held for a whole snapshot write; while cancelled no snapshot is written."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.cancelled = False
+
+
+# -- messages -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CommitTurn:
+    run_id: str
+    request: StartTurnRequest
+    boundary: RunApplyBoundary
+    input_ids: list[str]
+    outcome: TurnOutcome | CallbackPending
+
+
+@dataclass(frozen=True)
+class AppendContext:
+    text: str
+    source: str | None
+    key: str | None
+    staged: bool
+
+
+@dataclass(frozen=True)
+class AcceptInput:
+    input_id: str
+    content: str
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class Record:
+    """Append a lifecycle event (``decide.archive``/``discard``/``revive``) and stop if asked."""
+
+    decider: Callable[[SessionState, int], list[journal.Event]]
+    stop_after: bool = False
+
+
+@dataclass(frozen=True)
+class TurnCommitted:
+    state_seq: int
+    receipt: RunBoundaryReceipt
+    snapshot: bytes
+
+
+@dataclass
+class ActorHooks:
+    """How the actor talks back to its service (called on the actor's thread)."""
+
+    publish: Callable[[SessionState], None]
+    failed: Callable[[str, BaseException], None]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class SessionActor(pykka.ThreadingActor):
+    use_daemon_thread = True  # a host that exits without shutdown() must not hang on us
+
+    def __init__(
+        self, state: SessionState, store: SessionStore, gate: CheckpointGate, checkpoint_every: int,
+        count_sequence: bool, hooks: ActorHooks,
+    ) -> None:
+        super().__init__()
+        self.state = state
+        self.store = store
+        self.gate = gate
+        self.checkpoint_every = checkpoint_every
+        self.count_sequence = count_sequence
+        self.hooks = hooks
+
+    def on_receive(self, message: Any) -> Any:
+        try:
+            return self._handle(message)
+        except SessionError:
+            raise  # a refused command: the state is untouched, the caller gets the reason
+        except Exception as e:
+            log.error("session %s actor failed on %r; stopping it, it will be rebuilt from the journal", self.state.id, message, exc_info=True)
+            self.hooks.failed(self.state.id, e)
+            self.stop()
+            raise
+
+    def on_failure(self, exception_type: type[BaseException] | None, exception_value: BaseException | None, traceback: Any) -> None:
+        # Reached only when a message sent with tell raised; ask sends failures back instead.
+        self.hooks.failed(self.state.id, exception_value or RuntimeError("session actor died"))
+
+    def _handle(self, message: Any) -> Any:
+        match message:
+            case CommitTurn():
+                return self._commit_turn(message)
+            case AppendContext(text, source, key, staged):
+                events, outcome = decide.append_context(self.state, text, source, key, staged, now_ms())
+                self._persist(events)
+                return outcome
+            case AcceptInput(input_id, content):
+                self._persist(decide.accept_input(self.state, input_id, content, now_ms()))
+                return self.state.input_state(input_id)
+            case Checkpoint(force):
+                return self._checkpoint(force)
+            case Record(decider, stop_after):
+                self._persist(decider(self.state, now_ms()))
+                if stop_after:
+                    self.stop()
+                return self.state.to_session()
+        raise TypeError(f"session actor got an unknown message {message!r}")
+
+    def _persist(self, events: list[journal.Event]) -> None:
+        if not events:
+            return
+        # Durable first, then applied: what the caller is told is always in the journal.
+        self.store.append(self.state.id, events, self.state.seq)
+        for event in events:
+            self.state = evolve(self.state, event)
+        self.hooks.publish(self.state)
+
+    def _commit_turn(self, m: CommitTurn) -> TurnCommitted:
+        events = decide.turn(
+            self.state, run_id=m.run_id, req=m.request, boundary=m.boundary, input_ids=m.input_ids,
+            outcome=m.outcome, count_sequence=self.count_sequence, now=now_ms(),
+        )
+        self._persist(events)
+        data = events[0].data
+        receipt = RunBoundaryReceipt(
+            run_id=m.run_id,
+            boundary=RunApplyBoundary(m.boundary),
+            contributing_input_ids=tuple(m.input_ids),
+            conversation_digest=data["digest"],
+            message_count=data["message_count"],
+            sequence=data["sequence"],
+        )
+        if self.state.seq - self.state.checkpoint_seq >= self.checkpoint_every:
+            self.actor_ref.tell(Checkpoint())  # after the reply: the caller does not wait for it
+        return TurnCommitted(self.state.seq, receipt, self.state.to_session().to_bytes())
+
+    def _checkpoint(self, force: bool) -> bool:
+        """Snapshot + ``checkpointed`` event under the gate. Failures are logged, never fatal."""
+        if not self.store.durable:
+            return False
+        with self.gate.lock:
+            if self.gate.cancelled:
+                return False
+            if not force and self.state.seq == self.state.checkpoint_seq:
+                return False
+            try:
+                self.store.save_snapshot(self.state)
+                self._persist(decide.checkpoint(self.state, now_ms()))
+            except SessionError as e:
+                log.warning("checkpoint of session %s failed: %s", self.state.id, e)
+                return False
+            return True

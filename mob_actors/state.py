@@ -1,0 +1,258 @@
+"""A session's state and the one function that applies events to it.
+
+``evolve(state, event) -> state`` is used by live turns and by replay alike, so what a live
+session holds is exactly what replaying its journal gives. It does no I/O and looks at nothing
+but its arguments. For speed it may reuse the containers of the state it is given: the caller
+owns the state and must use the returned one from then on (live actors and replay both do).
+It checks every digest an event records and raises :class:`ReplayMismatch` if it differs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from . import events as ev
+from .digest import RunningDigest
+from .errors import StoreError
+from .model import InputState, MobBinding, Session
+
+SNAPSHOT_FORMAT = 1
+
+
+class EventLike(Protocol):
+    """A journal ``Event`` (live) or ``RecordedEvent`` (replay): evolve needs only these two."""
+
+    type: str
+    data: Any
+
+
+class ReplayMismatch(StoreError):
+    """Replaying the journal does not give what it recorded (a digest or count differs)."""
+
+    def __init__(self, session_id: str, seq: int, what: str, recorded: object, replayed: object) -> None:
+        self.session_id = session_id
+        self.seq = seq
+        super().__init__(
+            f"session {session_id} seq {seq}: replayed {what} {replayed!r} differs from the recorded {recorded!r}; "
+            "the journal may be damaged or written by incompatible code (run `mob-replay verify`)"
+        )
+
+
+@dataclass
+class SessionState:
+    """Everything a session's events determine. ``seq`` is the last event applied."""
+
+    id: str
+    created_at_ms: int
+    seq: int = 0
+    messages: list[dict] = field(default_factory=list)
+    metadata: dict = field(default_factory=dict)
+    labels: dict = field(default_factory=dict)
+    binding: MobBinding | None = None
+    updated_at_ms: int = 0
+    archived: bool = False
+    deferred: bool = True  # no turn applied yet
+    usage: dict = field(default_factory=dict)  # totals over all turns
+    run_sequences: dict[str, int] = field(default_factory=dict)  # run_id -> applies so far
+    inputs: dict[str, dict] = field(default_factory=dict)  # input_id -> {content, state, run_id, sequence}
+    context_keys: dict[str, list] = field(default_factory=dict)  # idempotency_key -> [text, source]
+    staged_context: list[dict] = field(default_factory=list)
+    checkpoint_seq: int = 0  # seq of the last snapshot
+    digest: RunningDigest = field(default_factory=RunningDigest)
+
+    # -- views ---------------------------------------------------------------------------------
+
+    def to_session(self) -> Session:
+        """A copy for readers: they may keep it while the state evolves."""
+        return Session(
+            id=self.id,
+            messages=list(self.messages),
+            metadata=dict(self.metadata),
+            labels=dict(self.labels),
+            binding=self.binding,
+            created_at_ms=self.created_at_ms,
+            updated_at_ms=self.updated_at_ms,
+            archived=self.archived,
+        )
+
+    def pending_inputs(self) -> list[InputState]:
+        return [self.input_state(i) for i, rec in self.inputs.items() if rec["state"] == "accepted"]
+
+    def input_state(self, input_id: str) -> InputState:
+        rec = self.inputs[input_id]
+        return InputState(input_id, self.id, rec["state"], rec["content"], rec["run_id"], rec["sequence"])
+
+    def reader_copy(self) -> SessionState:
+        """A copy readers may keep while this state evolves (containers copied one level deep)."""
+        return dataclasses.replace(
+            self,
+            messages=list(self.messages),
+            metadata=dict(self.metadata),
+            labels=dict(self.labels),
+            usage=dict(self.usage),
+            run_sequences=dict(self.run_sequences),
+            inputs=dict(self.inputs),
+            context_keys=dict(self.context_keys),
+            staged_context=list(self.staged_context),
+            digest=self.digest.copy(),
+        )
+
+    # -- snapshots -----------------------------------------------------------------------------
+
+    def to_snapshot(self) -> dict:
+        """A msgpack-encodable dict; the running digest is rebuilt from the messages on load."""
+        return {
+            "format": SNAPSHOT_FORMAT,
+            "id": self.id,
+            "created_at_ms": self.created_at_ms,
+            "seq": self.seq,
+            "messages": self.messages,
+            "metadata": self.metadata,
+            "labels": self.labels,
+            "binding": self.binding.to_dict() if self.binding else None,
+            "updated_at_ms": self.updated_at_ms,
+            "archived": self.archived,
+            "deferred": self.deferred,
+            "usage": self.usage,
+            "run_sequences": self.run_sequences,
+            "inputs": self.inputs,
+            "context_keys": self.context_keys,
+            "staged_context": self.staged_context,
+            "checkpoint_seq": self.checkpoint_seq,
+        }
+
+    @classmethod
+    def from_snapshot(cls, d: dict) -> SessionState:
+        if d.get("format") != SNAPSHOT_FORMAT:
+            raise StoreError(f"snapshot format {d.get('format')!r} is not {SNAPSHOT_FORMAT}; it was written by another version")
+        fields = {k: v for k, v in d.items() if k != "format"}
+        fields["binding"] = MobBinding.from_dict(d["binding"])
+        state = cls(**fields)
+        state.digest = RunningDigest(state.messages)
+        return state
+
+
+# -- evolve ----------------------------------------------------------------------------------------
+
+Evolver = Callable[[SessionState, dict, int], None]
+_EVOLVERS: dict[str, Evolver] = {}
+
+
+def _on(event_type: ev.EventType) -> Callable[[Evolver], Evolver]:
+    def register(fn: Evolver) -> Evolver:
+        _EVOLVERS[event_type.name] = fn
+        return fn
+
+    return register
+
+
+def evolve(state: SessionState | None, event: EventLike) -> SessionState:
+    """Apply one session event and return the new state (``None`` before ``session_created``)."""
+    data = event.data
+    if event.type == ev.SESSION_CREATED.name:
+        if state is not None:
+            raise StoreError(f"session {state.id}: a second session_created event at seq {state.seq + 1}")
+        state = SessionState(
+            id=data["session_id"],
+            created_at_ms=data["created_at_ms"],
+            messages=list(data["messages"]),
+            metadata=dict(data["metadata"]),
+            labels=dict(data["labels"]),
+            binding=MobBinding.from_dict(data["binding"]),
+            updated_at_ms=data["created_at_ms"],
+        )
+        state.digest = RunningDigest(state.messages)
+        state.seq = 1
+        return state
+    if state is None:
+        raise StoreError(f"the stream starts with a {event.type!r} event, not session_created")
+    fn = _EVOLVERS.get(event.type)
+    if fn is None:
+        raise StoreError(f"session {state.id} seq {state.seq + 1}: unknown event type {event.type!r}")
+    seq = state.seq + 1
+    fn(state, data, seq)
+    state.seq = seq
+    if "at_ms" in data:
+        state.updated_at_ms = data["at_ms"]
+    return state
+
+
+@_on(ev.SESSION_REVIVED)
+def _revived(state: SessionState, data: dict, seq: int) -> None:
+    state.archived = False
+
+
+@_on(ev.TURN_APPLIED)
+def _turn_applied(state: SessionState, data: dict, seq: int) -> None:
+    if data["system_prompt"] is not None:
+        system = {"role": "system", "content": data["system_prompt"]}
+        if state.messages and state.messages[0].get("role") == "system":
+            state.messages[0] = system
+        else:
+            state.messages.insert(0, system)
+        state.digest = RunningDigest(state.messages)
+    state.messages.extend(data["messages"])
+    state.digest.extend(data["messages"])
+    state.staged_context.clear()  # the turn's messages begin with whatever was staged
+    _check(state, seq, data["digest"], data["message_count"])
+    run_id, sequence = data["run_id"], data["sequence"]
+    state.run_sequences[run_id] = max(state.run_sequences.get(run_id, 0), sequence + 1)
+    for input_id in data["contributing_input_ids"]:
+        rec = state.inputs.get(input_id)
+        if rec is not None:  # a new dict, not an update: published views share the old one
+            state.inputs[input_id] = {**rec, "state": "consumed", "run_id": run_id, "sequence": sequence}
+    for key, value in (data["usage"] or {}).items():
+        if isinstance(value, (int, float)):
+            state.usage[key] = state.usage.get(key, 0) + value
+    state.deferred = False
+
+
+@_on(ev.INPUT_ACCEPTED)
+def _input_accepted(state: SessionState, data: dict, seq: int) -> None:
+    state.inputs[data["input_id"]] = {"content": data["content"], "state": "accepted", "run_id": None, "sequence": None}
+
+
+@_on(ev.CONTEXT_APPENDED)
+def _context_appended(state: SessionState, data: dict, seq: int) -> None:
+    message = context_message(data["text"], data["source"])
+    if data["idempotency_key"] is not None:
+        state.context_keys[data["idempotency_key"]] = [data["text"], data["source"]]
+    if data["staged"]:
+        state.staged_context.append(message)
+    else:
+        state.messages.append(message)
+        state.digest.extend((message,))
+
+
+@_on(ev.CHECKPOINTED)
+def _checkpointed(state: SessionState, data: dict, seq: int) -> None:
+    _check(state, seq, data["digest"], data["message_count"])
+    state.checkpoint_seq = data["snapshot_seq"]
+
+
+@_on(ev.DISCARDED)
+def _discarded(state: SessionState, data: dict, seq: int) -> None:
+    pass  # the live actor goes away; the state does not change
+
+
+@_on(ev.ARCHIVED)
+def _archived(state: SessionState, data: dict, seq: int) -> None:
+    state.archived = True
+
+
+def context_message(text: str, source: str | None) -> dict:
+    message = {"role": "system", "content": text}
+    if source is not None:
+        message["source"] = source
+    return message
+
+
+def _check(state: SessionState, seq: int, digest: str, message_count: int) -> None:
+    if len(state.messages) != message_count:
+        raise ReplayMismatch(state.id, seq, "message_count", message_count, len(state.messages))
+    replayed = state.digest.hexdigest()
+    if replayed != digest:
+        raise ReplayMismatch(state.id, seq, "conversation digest", digest, replayed)

@@ -1,0 +1,118 @@
+"""Live session event streams: a per-session hub fanning envelopes out to subscribers."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import threading
+from typing import Any
+
+from .events import now_ms
+from .ids import new_id
+from .model import EventEnvelope
+
+CAPACITY = 256  # a subscriber further behind than this skips ahead (one stream_truncated marks it)
+
+
+class EventStream:
+    """An iterator and async iterator over a live session's events; ends when the session stops being live."""
+
+    def __init__(self, hub: EventHub) -> None:
+        self._hub = hub
+        self._cond = threading.Condition()
+        self._items: collections.deque[EventEnvelope] = collections.deque()
+        self._skipped = 0
+        self._ended = False
+
+    def _put(self, envelope: EventEnvelope) -> None:
+        with self._cond:
+            if len(self._items) >= CAPACITY:
+                self._items.popleft()
+                self._skipped += 1
+            self._items.append(envelope)
+            self._cond.notify_all()
+
+    def _end(self) -> None:
+        with self._cond:
+            self._ended = True
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        """Stop receiving; iteration ends after what is buffered."""
+        self._hub._unsubscribe(self)
+        self._end()
+
+    def next(self, timeout: float | None = None) -> EventEnvelope:
+        """The next envelope; ``TimeoutError`` after ``timeout`` seconds, ``StopIteration`` at the end."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._items or self._ended, timeout):
+                raise TimeoutError(f"no session event within {timeout} s")
+            if self._skipped:
+                skipped, self._skipped = self._skipped, 0
+                return self._hub.marker("stream_truncated", {"skipped": skipped})
+            if self._items:
+                return self._items.popleft()
+            raise StopIteration
+
+    def __iter__(self) -> EventStream:
+        return self
+
+    def __next__(self) -> EventEnvelope:
+        return self.next()
+
+    def __aiter__(self) -> EventStream:
+        return self
+
+    async def __anext__(self) -> EventEnvelope:
+        # Block in a worker thread, never on the event loop.
+        try:
+            return await asyncio.to_thread(self.next)
+        except StopIteration:
+            raise StopAsyncIteration from None
+
+
+class EventHub:
+    """Stamps a session's events (seq from 1, never reset) and hands them to every subscriber."""
+
+    def __init__(self, session_id: str, mob_id: str | None = None) -> None:
+        self.source_id = f"session:{session_id}"
+        self.mob_id = mob_id
+        self._lock = threading.Lock()
+        self._seq = 0
+        self._subscribers: list[EventStream] = []
+        self._closed = False
+
+    def marker(self, type: str, data: dict[str, Any]) -> EventEnvelope:  # noqa: A002
+        """An envelope for one subscriber only (it repeats the last seq rather than taking one)."""
+        with self._lock:
+            seq = self._seq
+        return EventEnvelope(new_id(), self.source_id, seq, now_ms(), type, data, self.mob_id)
+
+    def subscribe(self) -> EventStream:
+        stream = EventStream(self)
+        with self._lock:
+            if self._closed:
+                stream._end()
+            else:
+                self._subscribers.append(stream)
+        return stream
+
+    def publish(self, type: str, data: dict[str, Any]) -> EventEnvelope:  # noqa: A002
+        with self._lock:  # stamp and deliver under one lock so every subscriber sees seq order
+            self._seq += 1
+            envelope = EventEnvelope(new_id(), self.source_id, self._seq, now_ms(), type, data, self.mob_id)
+            for s in self._subscribers:
+                s._put(envelope)
+        return envelope
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            subscribers, self._subscribers = self._subscribers, []
+        for s in subscribers:
+            s._end()
+
+    def _unsubscribe(self, stream: EventStream) -> None:
+        with self._lock:
+            if stream in self._subscribers:
+                self._subscribers.remove(stream)
