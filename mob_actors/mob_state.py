@@ -1,0 +1,152 @@
+"""A mob's definition, status and roster as a fold over its events (stream ``mob:<id>``).
+
+``evolve_mob(state, event) -> state`` is the one function the supervisor (live) and the replay
+tool use. Like the session ``evolve`` it does no I/O; it returns a new state and never changes
+the one it is given. Runtime-only facts (a member being retired right now, or broken because its
+session could not be restored) are not events: the supervisor keeps them beside this state.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from . import events as ev
+from .errors import MobError
+
+
+class MobStatus(str, enum.Enum):
+    CREATING = "creating"
+    RUNNING = "running"
+    STOPPED = "stopped"
+    COMPLETED = "completed"
+    DESTROYED = "destroyed"
+
+
+class MemberState(str, enum.Enum):
+    ACTIVE = "active"
+    RETIRING = "retiring"
+    BROKEN = "broken"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A role members are spawned with: its system prompt and session metadata."""
+
+    name: str
+    system_prompt: str | None = None
+    metadata: dict | None = None
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "system_prompt": self.system_prompt, "metadata": dict(self.metadata or {})}
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> Profile:
+        return cls(d["name"], d.get("system_prompt"), dict(d.get("metadata") or {}))
+
+
+@dataclass(frozen=True)
+class MobDefinition:
+    """A mob: its profiles by name and the member pairs to wire (``wiring``) as they spawn."""
+
+    mob_id: str
+    profiles: dict[str, Profile]
+    wiring: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.mob_id, str) or not self.mob_id or "\x00" in self.mob_id:
+            raise MobError(f"mob_id must be a non-empty string without NUL, got {self.mob_id!r}")
+        for name, profile in self.profiles.items():
+            if name != profile.name:
+                raise MobError(f"profile key {name!r} differs from its name {profile.name!r}")
+
+    def to_dict(self) -> dict:
+        return {
+            "mob_id": self.mob_id,
+            "profiles": {name: p.to_dict() for name, p in self.profiles.items()},
+            "wiring": [list(pair) for pair in self.wiring],
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> MobDefinition:
+        return cls(
+            d["mob_id"],
+            {name: Profile.from_dict(p) for name, p in d["profiles"].items()},
+            tuple((a, b) for a, b in d.get("wiring", ())),
+        )
+
+
+@dataclass(frozen=True)
+class RosterEntry:
+    member_id: str
+    profile: str
+    session_id: str
+    labels: dict = field(default_factory=dict)
+    wired_to: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class MobState:
+    """What a mob's events say: definition, status, roster and epoch (resets so far)."""
+
+    mob_id: str
+    definition: MobDefinition | None = None
+    status: MobStatus = MobStatus.CREATING
+    roster: Mapping[str, RosterEntry] = field(default_factory=dict)
+    epoch: int = 0
+    seq: int = 0
+    updated_at_ms: int = 0
+
+
+def evolve_mob(state: MobState, event: Any) -> MobState:
+    """Apply one mob event (anything with ``type`` and ``data``)."""
+    d = event.data
+    roster = state.roster
+    match event.type:
+        case ev.MOB_CREATED.name:
+            definition = MobDefinition.from_dict(d["definition"])
+            state = replace(state, definition=definition, status=MobStatus.RUNNING)
+        case ev.MEMBER_SPAWNED.name:
+            entry = RosterEntry(d["member_id"], d["profile"], d["session_id"], dict(d["labels"] or {}))
+            state = replace(state, roster={**roster, entry.member_id: entry})
+        case ev.MEMBER_RETIRED.name:
+            gone = d["member_id"]
+            state = replace(state, roster={
+                m: replace(e, wired_to=e.wired_to - {gone}) for m, e in roster.items() if m != gone
+            })
+        case ev.PEERS_WIRED.name | ev.PEERS_UNWIRED.name:
+            a, b = d["a"], d["b"]
+            wire = event.type == ev.PEERS_WIRED.name
+
+            def edge(entry: RosterEntry, peer: str) -> RosterEntry:
+                return replace(entry, wired_to=entry.wired_to | {peer} if wire else entry.wired_to - {peer})
+
+            new = dict(roster)
+            if a in new:
+                new[a] = edge(new[a], b)
+            if b in new:
+                new[b] = edge(new[b], a)
+            state = replace(state, roster=new)
+        case ev.MOB_STOPPED.name:
+            state = replace(state, status=MobStatus.STOPPED)
+        case ev.MOB_RESUMED.name:
+            state = replace(state, status=MobStatus.RUNNING)
+        case ev.MOB_COMPLETED.name:
+            state = replace(state, status=MobStatus.COMPLETED)
+        case ev.MOB_RESET.name:
+            state = replace(state, roster={}, status=MobStatus.RUNNING, epoch=state.epoch + 1)
+        case ev.MOB_DESTROYED.name:
+            state = replace(state, roster={}, status=MobStatus.DESTROYED)
+        case other:
+            raise MobError(f"mob {state.mob_id} seq {state.seq + 1}: unknown event type {other!r}")
+    return replace(state, seq=state.seq + 1, updated_at_ms=d.get("at_ms", state.updated_at_ms))
+
+
+def fold_mob(mob_id: str, events: Iterable[Any]) -> MobState:
+    """The state after ``events`` (a mob with no ``mob_created`` stays CREATING, definition None)."""
+    state = MobState(mob_id)
+    for event in events:
+        state = evolve_mob(state, event)
+    return state
