@@ -81,16 +81,37 @@ def encode_body(stream_id: str, index: int, event: Event) -> bytes:
         raise EventRejected(f"stream {stream_id!r}, event #{index} ({event.type}): version must be an int >= 1")
     if event.metadata is not None and not isinstance(event.metadata, dict):
         raise EventRejected(f"stream {stream_id!r}, event #{index} ({event.type}): metadata must be a dict or None")
-    tags = list(event.tags)
-    if not all(isinstance(t, str) for t in tags):
+    if isinstance(event.tags, (str, bytes)):
+        # list("urgent") would silently store six one-letter tags.
+        raise EventRejected(f"stream {stream_id!r}, event #{index} ({event.type}): tags must be a tuple of strings, not a single {type(event.tags).__name__}")
+    try:
+        tags = list(event.tags)
+    except TypeError:
+        tags = None
+    if tags is None or not all(isinstance(t, str) for t in tags):
         raise EventRejected(f"stream {stream_id!r}, event #{index} ({event.type}): tags must be strings")
     try:
-        return pack([event.type, event.data, event.metadata or {}, tags, event.version])
+        return pack_checked([event.type, event.data, event.metadata or {}, tags, event.version])
     except (TypeError, ValueError, OverflowError) as e:
         raise EventRejected(
             f"stream {stream_id!r}, event #{index} ({event.type}) cannot be encoded with msgpack: {e}. "
             "Use only dicts, lists, str, bytes, int, float, bool and None in data and metadata."
         ) from e
+
+
+def pack_checked(value: Any) -> bytes:
+    """``pack``, refusing values that would encode but never decode again.
+
+    msgpack encodes a dict keyed by tuples (map keys that are arrays), but decoding makes those
+    keys lists, which cannot be dict keys: the stored record would be unreadable forever and
+    break every ``read_all`` and subscription that reaches it. Decoding once here catches that.
+    """
+    raw = pack(value)
+    try:
+        unpack(raw)
+    except DECODE_ERRORS as e:
+        raise ValueError(f"the value encodes but does not decode again ({e}); are there tuples as dict keys?") from e
+    return raw
 
 
 # A record is a fixarray of 4: header byte, then the parts, so the writer can splice in the

@@ -119,6 +119,10 @@ class Journal:
     def _check_open(self) -> None:
         if self._closed:
             raise JournalClosed(f"journal {self.path!r} is closed; open it again with journal.open()")
+        if self._storage.forked:
+            # A forked child has no writer thread: a write would wait for it forever.
+            raise JournalClosed(f"journal {self.path!r} was opened before fork() and cannot be used in the child; "
+                "open journals only after forking (py-lmdb refuses to reopen it here while the parent's is inherited)")
 
     def _write(self, apply: Callable[[TxnState], Any]) -> Any:
         self._check_open()
@@ -273,10 +277,14 @@ class Journal:
         matched: list[RecordedEvent] = []
         last = after
         for key, value in raw_rows:
-            last = codec.from_u64(key)
+            scanned, last = last, codec.from_u64(key)
             try:
                 event = decode(value, last)
             except codec.DECODE_ERRORS as e:
+                if scanned != after:
+                    # Hand out the good events before the damaged one first (as read() does);
+                    # the next scan starts at the damaged record and raises there.
+                    return matched, scanned
                 stream_id, seq = self._locate(last)
                 raise CorruptRecord(repr(e), stream_id=stream_id, seq=seq, position=last) from e
             if upcast:
@@ -359,7 +367,7 @@ class Journal:
         """Save ``state`` as the stream's state at ``seq`` (overwriting one saved at the same seq)."""
         key = codec.seq_key(codec.stream_bytes(stream_id), seq)
         try:
-            body = (codec.pack(state), codec.pack(metadata or {}))
+            body = (codec.pack_checked(state), codec.pack_checked(metadata or {}))
         except (TypeError, ValueError, OverflowError) as e:
             raise EventRejected(f"snapshot of {stream_id!r} at seq {seq} cannot be encoded with msgpack: {e}") from e
 

@@ -78,6 +78,7 @@ class Storage:
         # Writers notify this after each commit; in-process subscriptions wait on it.
         self.committed = threading.Condition()
         self.commit_count = 0
+        self.closed = False  # set (under the exclusive lock) when the last opener releases it
         if not create and not os.path.exists(os.path.join(path, "data.mdb")):
             raise JournalError(
                 f"no journal at {path!r} (no data.mdb there); check the path, or open it once without readonly=True to create it"
@@ -113,17 +114,22 @@ class Storage:
         """Run ``fn`` in a short read transaction and return its result."""
         while True:
             if self.forked:
-                raise JournalClosed("this journal was opened before fork(); open it again in the child process")
+                raise JournalClosed("this journal was opened before fork() and cannot be used in the child; open journals only after forking")
             try:
-                with self._lock.shared(), self.env.begin(buffers=False) as txn:
-                    return fn(txn)
+                with self._lock.shared():
+                    # Checked under the lock: ``release`` closes the env only once no read is running.
+                    if self.closed:
+                        raise JournalClosed(f"journal {self.path!r} is closed; open it again with journal.open()")
+                    with self.env.begin(buffers=False) as txn:
+                        return fn(txn)
             except lmdb.MapResizedError:
                 self.adopt_map_size()
 
     def adopt_map_size(self) -> None:
         """Another process grew the map; take its new size."""
         with self._lock.exclusive():
-            self.env.set_mapsize(0)
+            if not self.closed:
+                self.env.set_mapsize(0)
 
     def grow(self) -> None:
         """Double the map. Called by the writer thread with its transaction aborted."""
@@ -157,7 +163,11 @@ def release(storage: Storage) -> None:
         storage.refs -= 1
         if storage.refs == 0 and not storage.forked:
             _registry.pop(storage.path, None)
-            storage.env.close()
+            # Wait out reads still running on other threads: closing the env under them fails
+            # them with raw LMDB errors (or worse); later reads see ``closed`` and raise JournalClosed.
+            with storage._lock.exclusive():
+                storage.closed = True
+                storage.env.close()
 
 
 def _forget_after_fork() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 from typing import TYPE_CHECKING
 
+from .errors import JournalClosed
 from .records import RecordedEvent
 from .storage import Storage
 
@@ -34,7 +35,10 @@ class Subscription:
 
     @property
     def position(self) -> int:
-        """The position of the last event scanned; resume a later subscription from here."""
+        """Resume a later subscription from here: nothing after it has been handed out yet."""
+        if self._buffer:
+            # Events already read ahead but not yet returned by next() must not be skipped.
+            return self._buffer[0].position - 1
         return self._position
 
     def __iter__(self) -> Subscription:
@@ -46,7 +50,12 @@ class Subscription:
                 raise StopIteration
             with self._storage.committed:
                 seen = self._storage.commit_count
-            matched, last = self._journal._scan(self._position, _BATCH, self._types, self._tags)
+            try:
+                matched, last = self._journal._scan(self._position, _BATCH, self._types, self._tags)
+            except JournalClosed:
+                if self._journal.closed:  # closed between the check above and the scan
+                    raise StopIteration from None
+                raise
             if last is not None:
                 self._position = last
                 self._buffer.extend(matched)

@@ -1,0 +1,172 @@
+"""Hand-made corruption: damaged records are reported precisely, everything else reads normally.
+
+The damage is done by opening the closed journal's LMDB environment directly and overwriting
+or deleting stored values, as a failing disk or a bad tool might.
+"""
+
+from __future__ import annotations
+
+import lmdb
+import pytest
+
+import journal
+from journal import CorruptRecord, Event
+
+from conftest import ev
+
+
+def _damage(path: str, fn) -> None:
+    """Run ``fn(txn, dbs)`` in a write transaction on the raw environment (journal closed)."""
+    env = lmdb.open(path, max_dbs=5)
+    try:
+        dbs = {name: env.open_db(name.encode(), create=False) for name in ("events", "index", "streams", "snapshots", "meta")}
+        with env.begin(write=True) as txn:
+            fn(txn, dbs)
+    finally:
+        env.close()
+
+
+def _u64(n: int) -> bytes:
+    return n.to_bytes(8, "big")
+
+
+@pytest.fixture
+def two_streams(jpath):
+    """Streams a (seq 1..4) and b (seq 1..3) interleaved; returns the position of a's seq 3."""
+    with journal.open(jpath) as j:
+        j.append("a", [ev("t", "a1"), ev("t", "a2")])  # positions 1, 2
+        j.append("b", [ev("t", "b1")])  # 3
+        j.append("a", [ev("t", "a3")])  # 4
+        j.append("b", [ev("t", "b2"), ev("t", "b3")])  # 5, 6
+        j.append("a", [ev("t", "a4")])  # 7
+        (target,) = j.read("a", 3, 3)
+        assert j.verify().ok
+    return target.position
+
+
+@pytest.mark.parametrize("garbage", [b"\xc1\xc1\xc1", b"", b"\x94\xa1a\x03", b"\x01", b"\x94\xa1a\x03\x95\xa1t\xc0\x80\x90\x01\xcf"], ids=["reserved-bytes", "empty", "truncated", "wrong-shape", "truncated-late"])
+def test_undecodable_record(jpath, two_streams, garbage):
+    pos = two_streams
+    assert pos == 4
+    _damage(jpath, lambda txn, dbs: txn.put(_u64(pos), garbage, db=dbs["events"]))
+
+    with journal.open(jpath) as j:
+        # Reading the damaged stream fails at the damaged record, naming it.
+        with pytest.raises(CorruptRecord) as exc:
+            list(j.read("a"))
+        assert (exc.value.stream_id, exc.value.seq, exc.value.position) == ("a", 3, pos)
+        assert "a" in str(exc.value) and str(pos) in str(exc.value)
+        assert isinstance(exc.value, journal.JournalError)
+        # Around it, the stream still reads.
+        assert [e.data for e in j.read("a", 1, 2)] == ["a1", "a2"]
+        assert [e.data for e in j.read("a", 4)] == ["a4"]
+        got = []
+        with pytest.raises(CorruptRecord):
+            for e in j.read("a"):
+                got.append(e.data)
+        assert got == ["a1", "a2"]  # what came before it was delivered
+        # Other streams are unaffected.
+        assert [e.data for e in j.read("b")] == ["b1", "b2", "b3"]
+        assert j.highest_seq("a") == 4
+
+        # The global log fails at the damaged position, naming stream, seq and position...
+        seen = []
+        with pytest.raises(CorruptRecord) as exc:
+            for e in j.read_all():
+                seen.append(e.position)
+        assert seen == [1, 2, 3]
+        assert (exc.value.stream_id, exc.value.seq, exc.value.position) == ("a", 3, pos)
+        # ...and resumes right after it.
+        assert [e.data for e in j.read_all(after=pos)] == ["b2", "b3", "a4"]
+        # A filter that would skip the record still cannot decode it: the error is not hidden.
+        with pytest.raises(CorruptRecord):
+            list(j.read_all(types=["nothing-matches"]))
+        # A subscription reports it too, and one started after it runs on.
+        with pytest.raises(CorruptRecord):
+            with j.subscribe() as sub:
+                for _ in range(4):
+                    next(sub)
+        with j.subscribe(after=pos) as sub:
+            assert next(sub).data == "b2"
+
+        report = j.verify()
+        assert not report.ok
+        assert len(report.problems) == 1
+        (p,) = report.problems
+        assert (p.kind, p.stream_id, p.seq, p.position) == ("undecodable", "a", 3, pos)
+        assert p.detail
+        assert report.events_checked == 7
+
+        # The journal keeps working for writes.
+        r = j.append("a", [ev("t", "a5")])
+        assert (r.first_seq, r.position) == (5, 8)
+        assert [e.data for e in j.read("a", 5)] == ["a5"]
+        # Deleting past the damage removes it; verify is clean again.
+        j.delete_to("a", 3)
+        assert [e.data for e in j.read("a")] == ["a4", "a5"]
+        assert j.verify().ok
+
+
+def test_record_of_another_stream_under_this_index(jpath, two_streams):
+    """A decodable record that is not the one the index promises is reported, not returned."""
+
+    def swap(txn, dbs):
+        other = txn.get(_u64(3), db=dbs["events"])  # b's seq 1
+        txn.put(_u64(4), other, db=dbs["events"])
+
+    _damage(jpath, swap)
+    with journal.open(jpath) as j:
+        with pytest.raises(CorruptRecord) as exc:
+            list(j.read("a"))
+        assert (exc.value.stream_id, exc.value.seq, exc.value.position) == ("a", 3, 4)
+        kinds = {(p.kind, p.stream_id, p.seq, p.position) for p in j.verify().problems}
+        assert kinds == {("index_mismatch", "a", 3, 4)}
+
+
+def test_missing_event_and_missing_index_entry(jpath, two_streams):
+    def remove(txn, dbs):
+        txn.delete(_u64(4), db=dbs["events"])  # a/3's record vanishes; the index still points at it
+        txn.delete(b"b\x00" + _u64(2), db=dbs["index"])  # b/2's index entry vanishes; its record stays
+
+    _damage(jpath, remove)
+    with journal.open(jpath) as j:
+        with pytest.raises(CorruptRecord) as exc:
+            list(j.read("a"))
+        assert (exc.value.stream_id, exc.value.seq, exc.value.position) == ("a", 3, 4)
+        problems = {(p.kind, p.stream_id, p.seq, p.position) for p in j.verify().problems}
+        assert ("missing_event", "a", 3, 4) in problems
+        assert ("orphan_event", "b", 2, 5) in problems
+        assert ("seq_gap", "b", 2, None) in problems
+        assert not j.verify().ok
+
+
+def test_damaged_stream_row_and_snapshot(jpath, two_streams):
+    with journal.open(jpath) as j:
+        j.save_snapshot("b", 3, {"total": 3})
+
+    def damage(txn, dbs):
+        txn.put(b"a", b"\xc1", db=dbs["streams"])
+        txn.put(b"b\x00" + _u64(3), b"\xc1\xc1", db=dbs["snapshots"])
+
+    _damage(jpath, damage)
+    with journal.open(jpath) as j:
+        problems = [(p.kind, p.stream_id) for p in j.verify().problems]
+        assert ("undecodable", "a") in problems
+        with pytest.raises(CorruptRecord) as exc:
+            j.load_snapshot("b")
+        assert (exc.value.stream_id, exc.value.seq) == ("b", 3)
+        assert [e.data for e in j.read("b")] == ["b1", "b2", "b3"]  # b's events are fine
+
+
+def test_verify_reports_every_problem_not_just_the_first(jpath):
+    with journal.open(jpath) as j:
+        for k in range(5):
+            j.append(f"s{k}", [Event("t", n) for n in range(3)])
+    damaged = [2, 8, 14]
+    _damage(jpath, lambda txn, dbs: [txn.put(_u64(p), b"\xc1", db=dbs["events"]) for p in damaged])
+    with journal.open(jpath, readonly=True) as r:
+        report = r.verify()
+        assert sorted((p.kind, p.position) for p in report.problems) == [("undecodable", p) for p in damaged]
+        assert {(p.stream_id, p.seq) for p in report.problems} == {("s0", 2), ("s2", 2), ("s4", 2)}
+        assert [e.data for e in r.read("s1")] == [0, 1, 2]
+        assert [e.data for e in r.read("s3")] == [0, 1, 2]
