@@ -30,6 +30,8 @@ from .errors import (
     Unsupported,
 )
 from .ids import new_id
+from .mob_state import Member, MemberState, MobDefinition, MobState, MobStatus, Profile
+from .runtime import MobHandle, MobRuntime
 from .model import (
     Agent,
     CoreApplyOutput,
@@ -65,10 +67,18 @@ __all__ = [
     "InputState",
     "InvalidRequest",
     "InvalidTransition",
+    "Member",
+    "MemberState",
     "MobBinding",
+    "MobDefinition",
     "MobError",
+    "MobHandle",
+    "MobRuntime",
+    "MobState",
+    "MobStatus",
     "PersistenceDisabled",
     "PersistentSessionService",
+    "Profile",
     "ReplayMismatch",
     "RunApplyBoundary",
     "RunBoundaryReceipt",

@@ -150,3 +150,16 @@ def fold_mob(mob_id: str, events: Iterable[Any]) -> MobState:
     for event in events:
         state = evolve_mob(state, event)
     return state
+
+
+@dataclass(frozen=True)
+class Member:
+    """A member as a host sees it: its roster entry plus its runtime state."""
+
+    member_id: str
+    profile: str
+    session_id: str
+    state: MemberState
+    error: str | None = None
+    wired_to: tuple[str, ...] = ()
+    labels: dict = field(default_factory=dict)

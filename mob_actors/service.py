@@ -253,6 +253,10 @@ class SessionService:
     def has_live_session(self, session_id: str) -> bool:
         return session_id in self._live
 
+    def live_session_ids(self) -> list[str]:
+        """Every live session (resident or passivated)."""
+        return list(self._live)
+
     def list_sessions(self) -> list[SessionSummary]:
         """Every session that is not archived (live or, if persistent, only durable), oldest first."""
         raise NotImplementedError
@@ -317,14 +321,28 @@ class SessionService:
 
     def cancel_all_checkpointers(self) -> None:
         """No snapshot is written after this returns (waits for any in flight) until rearm."""
-        for live in list(self._live.values()):
-            with live.gate.lock:
-                live.gate.cancelled = True
+        self.cancel_checkpointers(list(self._live))
 
     def rearm_all_checkpointers(self) -> None:
-        for live in list(self._live.values()):
-            with live.gate.lock:
-                live.gate.cancelled = False
+        self.rearm_checkpointers(list(self._live))
+
+    def cancel_checkpointers(self, session_ids: list[str]) -> None:
+        """Cancel the gates of these live sessions only (a mob's stop leaves other mobs alone)."""
+        self._set_gates(session_ids, cancelled=True)
+
+    def rearm_checkpointers(self, session_ids: list[str]) -> None:
+        self._set_gates(session_ids, cancelled=False)
+
+    def _set_gates(self, session_ids: list[str], cancelled: bool) -> None:
+        for session_id in session_ids:
+            live = self._live.get(session_id)
+            if live is not None:
+                with live.gate.lock:  # waits for a snapshot write in flight
+                    live.gate.cancelled = cancelled
+
+    def checkpointer_armed(self, session_id: str) -> bool:
+        """Whether a live session's checkpoint gate is armed."""
+        return not self._get_live(session_id).gate.cancelled
 
     # -- persistence queries -----------------------------------------------------------------
 

@@ -108,6 +108,7 @@ class SessionActor(pykka.ThreadingActor):
         self.checkpoint_every = checkpoint_every
         self.count_sequence = count_sequence
         self.hooks = hooks
+        self._failure_reported = False
 
     def on_receive(self, message: Any) -> Any:
         try:
@@ -116,13 +117,16 @@ class SessionActor(pykka.ThreadingActor):
             raise  # a refused command: the state is untouched, the caller gets the reason
         except Exception as e:
             log.error("session %s actor failed on %r; stopping it, it will be rebuilt from the journal", self.state.id, message, exc_info=True)
+            self._failure_reported = True
             self.hooks.failed(self.state.id, e)
             self.stop()
             raise
 
     def on_failure(self, exception_type: type[BaseException] | None, exception_value: BaseException | None, traceback: Any) -> None:
-        # Reached only when a message sent with tell raised; ask sends failures back instead.
-        self.hooks.failed(self.state.id, exception_value or RuntimeError("session actor died"))
+        # Reached only when a message sent with tell raised (ask sends failures back instead);
+        # on_receive has usually reported it already.
+        if not self._failure_reported:
+            self.hooks.failed(self.state.id, exception_value or RuntimeError("session actor died"))
 
     def _handle(self, message: Any) -> Any:
         match message:
