@@ -202,7 +202,7 @@ class MobRuntime:
     def _session_failed(self, session_id: str, error: BaseException) -> None:
         for handle in list(self._mobs.values()):
             # Not waited for: this runs on the dying session actor's thread.
-            handle._sup.member_crashed(session_id, repr(error), lambda m, h=handle: h._sup.restart_member(m))
+            handle._sup.member_crashed(session_id, repr(error))
 
     def _check_open(self) -> None:
         if self._closed:

@@ -16,7 +16,6 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable
 
 import journal
 import pykka
@@ -237,7 +236,7 @@ class MobSupervisor(pykka.ThreadingActor):
 
     # -- supervision -------------------------------------------------------------------------
 
-    def member_crashed(self, session_id: str, error: str, restart: Callable[[str], None]) -> None:
+    def member_crashed(self, session_id: str, error: str) -> None:
         """A member's session actor died: restart it with backoff, or mark it BROKEN."""
         member_id = next((m for m, e in self.state.roster.items() if e.session_id == session_id), None)
         if member_id is None or member_id in self.broken:
@@ -252,15 +251,21 @@ class MobSupervisor(pykka.ThreadingActor):
             log.error("mob %s: member %s is broken: %s", self.state.mob_id, member_id, self.broken[member_id])
             return
         delay = BACKOFF_BASE_S * 2 ** (len(window) - 1)
-        timer = threading.Timer(delay, restart, args=(member_id,))
+        # The timer only sends a message; the restart itself runs on this actor's thread.
+        timer = threading.Timer(delay, self.actor_ref.proxy().restart_member, args=(member_id,))
         timer.daemon = True
         timer.start()
 
     def restart_member(self, member_id: str) -> bool:
+        """Rebuild a crashed member's session actor from the journal; a failure counts as a crash."""
         entry = self.state.roster.get(member_id)
         if entry is None or member_id in self.broken:
             return False
-        self.service.restart_session(entry.session_id)
+        try:
+            self.service.restart_session(entry.session_id)
+        except Exception as e:
+            self.member_crashed(entry.session_id, repr(e))
+            return False
         return True
 
     # -- internals ---------------------------------------------------------------------------
