@@ -1,0 +1,247 @@
+"""One session's whole history as one self-describing file, and importing it into a journal.
+
+The file is JSON lines: a header, then one event per line in seq order::
+
+    {"format": "mob-replay-export", "version": 1, "session_id": "...", "stream": "session:...",
+     "events": 3, "first_seq": 1, "last_seq": 3, "message_count": 4, "digest": "ab12...", ...}
+    {"seq": 1, "position": 17, "timestamp_ms": 1764052305123, "type": "session_created",
+     "version": 1, "data": {...}, "metadata": {}, "tags": []}
+    ...
+
+Event data goes through :mod:`mob_actors.replay.jsonval`, so bytes (``{"$bytes": base64}``) and
+maps with non-string keys come back exactly. ``digest``/``message_count`` in the header are what
+replaying the events gives (None if they do not replay), so a reader can check the file.
+
+Importing appends the events to ``session:<id>`` of another journal in one atomic write that
+only succeeds if that stream does not exist yet (``expected_seq=journal.NO_STREAM``), then saves
+the snapshots its ``checkpointed`` events name, rebuilt by replay. The target journal assigns
+new positions and timestamps; everything else is kept as it was.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import journal
+
+from .. import events as ev
+from ..errors import SessionNotFound, StoreError
+from ..state import SessionState, evolve
+from .jsonval import from_json, to_json
+from .source import Damaged, UsageError, read_stream
+
+FORMAT = "mob-replay-export"
+VERSION = 1
+
+
+@dataclass
+class ExportFile:
+    """A loaded export: its header and its events (``position``/``timestamp_ms`` as exported)."""
+
+    path: str
+    header: dict
+    events: list[journal.RecordedEvent]
+
+    @property
+    def session_id(self) -> str:
+        return self.header["session_id"]
+
+
+class ExportRefused(Exception):
+    """The session cannot be exported or imported as asked (a problem found: exit 1)."""
+
+
+def replay_summary(
+    session_id: str, events: list[journal.RecordedEvent], snapshots_at: frozenset[int] = frozenset(), snapshots: dict | None = None
+) -> tuple[SessionState | None, str | None]:
+    """The state the events replay to, or ``(None, reason)`` when they do not replay.
+
+    The state after each seq in ``snapshots_at`` is put in ``snapshots`` (seq -> snapshot dict).
+    """
+    state: SessionState | None = None
+    try:
+        for event in events:
+            state = evolve(state, event)
+            if snapshots is not None and event.seq in snapshots_at:
+                # evolve keeps changing the state's containers: keep a copy made now.
+                snapshots[event.seq] = copy.deepcopy(state.to_snapshot())
+    except (StoreError, KeyError, TypeError, ValueError) as e:
+        return None, f"seq {event.seq}: {e}"
+    if state is not None and state.id != session_id:
+        return None, f"its session_created names session {state.id}, not {session_id}"
+    return state, None
+
+
+# -- writing ------------------------------------------------------------------------------------
+
+
+def export_session(j: journal.Journal, session_id: str, out: str) -> dict:
+    """Write ``session_id``'s history to the file ``out`` (``-``: stdout); return the header.
+
+    Raises :class:`ExportRefused` if a record of the session cannot be read: a file with a hole
+    in it could never be replayed or imported.
+    """
+    stream = ev.session_stream(session_id)
+    events: list[journal.RecordedEvent] = []
+    for item in read_stream(j, stream):
+        if isinstance(item, Damaged):
+            raise ExportRefused(f"cannot export session {session_id}: the record at {item.where()} is damaged ({item.reason})")
+        events.append(item)
+    if not events:
+        raise SessionNotFound(session_id, f"no events in journal {j.path}")
+    state, problem = replay_summary(session_id, events)
+    header = {
+        "format": FORMAT,
+        "version": VERSION,
+        "session_id": session_id,
+        "stream": stream,
+        "events": len(events),
+        "first_seq": events[0].seq,
+        "last_seq": events[-1].seq,
+        "message_count": len(state.messages) if state else None,
+        "digest": state.digest.hexdigest() if state else None,
+        "replay_problem": problem,
+        "exported_at_ms": ev.now_ms(),
+        "source": os.path.abspath(j.path),
+    }
+    lines = [json.dumps(header, ensure_ascii=False)]
+    lines.extend(json.dumps(_event_line(e), ensure_ascii=False) for e in events)
+    text = "\n".join(lines) + "\n"
+    if out == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        write_atomically(out, text)
+    return header
+
+
+def _event_line(e: journal.RecordedEvent) -> dict:
+    return {
+        "seq": e.seq,
+        "position": e.position,
+        "timestamp_ms": e.timestamp_ms,
+        "type": e.type,
+        "version": e.version,
+        "data": to_json(e.data),
+        "metadata": to_json(e.metadata),
+        "tags": list(e.tags),
+    }
+
+
+def write_atomically(path: str, text: str) -> None:
+    # A half-written export must never look like a complete one: write aside, then rename.
+    # (A plain open, not mkstemp, so the file gets the usual permissions.)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def is_export_file(path: str) -> bool:
+    """Whether ``path`` is a file whose first line is an export header."""
+    if not os.path.isfile(path):
+        return False
+    try:
+        with open(path, encoding="utf-8") as f:
+            first = json.loads(f.readline() or "null")
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(first, dict) and first.get("format") == FORMAT
+
+
+def load_export(path: str) -> ExportFile:
+    """Read and check an export file; :class:`UsageError` says what is wrong with it and where."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"{path}: cannot read the export file: {e}") from e
+    if not lines:
+        raise UsageError(f"{path}: empty file, not a {FORMAT} file")
+    header = _parse(path, 1, lines[0])
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise UsageError(f"{path}: line 1 is not a {FORMAT} header")
+    if header.get("version") != VERSION:
+        raise UsageError(f"{path}: export format version {header.get('version')!r}; this mob-replay reads version {VERSION}")
+    session_id = header.get("session_id")
+    if not isinstance(session_id, str) or not session_id:
+        raise UsageError(f"{path}: the header has no session_id")
+    stream = ev.session_stream(session_id)
+    events: list[journal.RecordedEvent] = []
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        row = _parse(path, number, line)
+        try:
+            event = journal.RecordedEvent(
+                stream, int(row["seq"]), int(row.get("position") or 0), str(row["type"]), from_json(row["data"]),
+                from_json(row.get("metadata") or {}), tuple(row.get("tags") or ()), int(row.get("version", 1)),
+                int(row.get("timestamp_ms") or 0),
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise UsageError(f"{path}: line {number} is not an event: {e!r}") from e
+        expected = events[-1].seq + 1 if events else header.get("first_seq", 1)
+        if event.seq != expected:
+            raise UsageError(f"{path}: line {number} has seq {event.seq}, expected {expected} (events must be in seq order without gaps)")
+        events.append(event)
+    if header.get("events") != len(events):
+        raise UsageError(f"{path}: the header says {header.get('events')} events but the file has {len(events)} (truncated?)")
+    return ExportFile(path, header, events)
+
+
+def _parse(path: str, number: int, line: str) -> Any:
+    try:
+        return json.loads(line)
+    except ValueError as e:
+        raise UsageError(f"{path}: line {number} is not JSON: {e}") from e
+
+
+# -- importing ----------------------------------------------------------------------------------
+
+
+def import_export(exp: ExportFile, j: journal.Journal) -> journal.AppendResult:
+    """Append the export's events as a new stream ``session:<id>`` of ``j``.
+
+    Refuses (:class:`ExportRefused`) when the events do not replay, do not start at seq 1, or the
+    session already exists in ``j``; nothing is written then.
+    """
+    session_id = exp.session_id
+    if not exp.events or exp.events[0].seq != 1:
+        raise ExportRefused(f"{exp.path}: the export does not start at seq 1, so it cannot be a whole session")
+    # The snapshots the checkpointed events name are rebuilt too, so recovery in the target
+    # journal is as quick as in the source and `verify` finds what the checkpoints promise.
+    named = frozenset(e.data["snapshot_seq"] for e in exp.events if e.type == ev.CHECKPOINTED.name and isinstance(e.data, dict))
+    snapshots: dict[int, dict] = {}
+    _, problem = replay_summary(session_id, exp.events, named, snapshots)
+    if problem is not None:
+        raise ExportRefused(f"{exp.path}: the exported events do not replay ({problem}); nothing was imported")
+    stream = ev.session_stream(session_id)
+    existing = j.highest_seq(stream)
+    if existing:
+        raise ExportRefused(f"session {session_id} already exists in {j.path} ({existing} events); nothing was imported")
+    events = [journal.Event(e.type, e.data, e.metadata or None, e.tags, e.version) for e in exp.events]
+    try:
+        # NO_STREAM: if someone creates the session between our check and this write, we lose.
+        result = j.append(stream, events, expected_seq=journal.NO_STREAM)
+    except journal.WrongExpectedVersion as e:
+        raise ExportRefused(f"session {session_id} already exists in {j.path}; nothing was imported") from e
+    except journal.EventRejected as e:
+        raise ExportRefused(f"{exp.path}: the journal refused the events: {e}") from e
+    for seq, snapshot in sorted(snapshots.items()):
+        j.save_snapshot(stream, seq, snapshot)
+    return result

@@ -1,0 +1,212 @@
+"""``html``: one self-contained page with a session's timeline (no network: CSS and JS inline).
+
+The page is rendered here, in Python, with every value HTML-escaped, so it reads fine even with
+scripts off. Its small script adds the search box filter and, on load, counts the turn cards
+and writes the count into ``<body data-turns="N">`` and the header: a test loading the page in
+a headless browser reads that back to know the script ran.
+
+Turns are cards (prompt and reply); tool calls (messages with role ``tool`` or keys besides
+role/content), staged context and inputs are folded in ``<details>``; checkpoints, discards,
+archives and damaged records are marked.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import journal
+
+from .. import events as ev
+from .jsonval import to_json
+from .source import Damaged, Item
+from .timeline import is_tool_message, iso_time, short_time, summarize, user_prompt
+
+
+def _esc(value: Any) -> str:
+    if not isinstance(value, str):
+        value = json.dumps(to_json(value), ensure_ascii=False, indent=2, sort_keys=True)
+    return html.escape(value, quote=True)
+
+
+def _message(m: Any) -> str:
+    if not isinstance(m, dict):
+        return f'<div class="msg"><pre>{_esc(m)}</pre></div>'
+    role = m.get("role", "?")
+    extra = {k: v for k, v in m.items() if k not in ("role", "content")}
+    out = f'<div class="msg role-{_esc(str(role))}"><span class="role">{_esc(str(role))}</span><pre>{_esc(m.get("content"))}</pre>'
+    if extra:
+        out += f'<pre class="extra">{_esc(extra)}</pre>'
+    return out + "</div>"
+
+
+def _details(title: str, body: str, cls: str = "") -> str:
+    return f'<details class="{cls}"><summary>{html.escape(title)}</summary>{body}</details>'
+
+
+def _head(item: journal.RecordedEvent, title: str) -> str:
+    return (f'<div class="head"><span class="title">{html.escape(title)}</span>'
+            f'<span class="meta">seq {item.seq} &middot; <time datetime="{iso_time(item.timestamp_ms)}">'
+            f"{short_time(item.timestamp_ms)}</time></span></div>")
+
+
+def _turn_card(item: journal.RecordedEvent, number: int) -> str:
+    d = item.data
+    messages = d.get("messages") or []
+    user_at = next((i for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") == "user"), len(messages))
+    staged, after = messages[:user_at], messages[user_at + 1:]
+    tools = [m for m in after if is_tool_message(m)]
+    others = [m for m in after if not is_tool_message(m)]
+    parts = [_head(item, f"Turn {number}")]
+    parts.append(f'<div class="prompt"><span class="label">prompt</span><pre>{_esc(user_prompt(messages))}</pre></div>')
+    callback = d.get("callback")
+    if callback:
+        parts.append(f'<div class="reply paused"><span class="label">paused on tool</span><pre>{_esc(callback)}</pre></div>')
+    else:
+        reply = d.get("text") or next((m.get("content") for m in reversed(others) if isinstance(m, dict)), "")
+        parts.append(f'<div class="reply"><span class="label">reply</span><pre>{_esc(reply)}</pre></div>')
+    if tools:
+        parts.append(_details(f"{len(tools)} tool call{'s' if len(tools) != 1 else ''}", "".join(map(_message, tools)), "tools"))
+    if staged:
+        parts.append(_details(f"{len(staged)} staged context message{'s' if len(staged) != 1 else ''}", "".join(map(_message, staged)), "staged"))
+    if len(others) > 1:
+        parts.append(_details(f"all {len(others)} agent messages", "".join(map(_message, others)), "agent"))
+    if d.get("contributing_input_ids"):
+        parts.append(_details("consumed inputs", "<ul>" + "".join(f"<li>{_esc(i)}</li>" for i in d["contributing_input_ids"]) + "</ul>", "inputs"))
+    if d.get("system_prompt") is not None:
+        parts.append(_details("system prompt set", f"<pre>{_esc(d['system_prompt'])}</pre>", "system"))
+    receipt = {k: d.get(k) for k in ("run_id", "boundary", "sequence", "message_count", "digest", "usage")}
+    parts.append(_details("receipt", f"<pre>{_esc(receipt)}</pre>", "receipt"))
+    return f'<article class="card turn" id="seq-{item.seq}">{"".join(parts)}</article>'
+
+
+_MARKERS = {
+    ev.CHECKPOINTED.name: ("marker checkpoint", "checkpoint"),
+    ev.DISCARDED.name: ("marker discard", "discarded"),
+    ev.ARCHIVED.name: ("marker archive", "archived"),
+    ev.SESSION_REVIVED.name: ("marker revive", "revived"),
+}
+
+
+def _card(item: Item, turns: int) -> str:
+    if isinstance(item, Damaged):
+        return f'<article class="card marker damaged"><div class="head"><span class="title">damaged record</span></div><pre>{_esc(summarize(item))}</pre></article>'
+    if not isinstance(item.data, dict):
+        return f'<article class="card other">{_head(item, item.type)}<pre>{_esc(item.data)}</pre></article>'
+    if item.type == ev.TURN_APPLIED.name:
+        return _turn_card(item, turns)
+    if item.type in _MARKERS:
+        cls, title = _MARKERS[item.type]
+        return f'<article class="card {cls}" id="seq-{item.seq}">{_head(item, title)}<p>{_esc(summarize(item))}</p></article>'
+    if item.type == ev.INPUT_ACCEPTED.name:
+        body = f"<pre>{_esc(item.data.get('content'))}</pre>"
+        return f'<article class="card input" id="seq-{item.seq}">{_head(item, "input")}{_details("input " + str(item.data.get("input_id")), body, "input")}</article>'
+    if item.type == ev.SESSION_CREATED.name:
+        body = "".join(_message(m) for m in item.data.get("messages") or [])
+        info = {k: item.data.get(k) for k in ("metadata", "labels", "binding") if item.data.get(k)}
+        if info:
+            body += f"<pre>{_esc(info)}</pre>"
+        return f'<article class="card created" id="seq-{item.seq}">{_head(item, "session created")}<p>{_esc(summarize(item))}</p>{_details("details", body)}</article>'
+    return f'<article class="card other" id="seq-{item.seq}">{_head(item, item.type)}<p>{_esc(summarize(item))}</p></article>'
+
+
+def render_page(session_id: str, items: Iterable[Item], *, source: str, digest: str | None = None) -> str:
+    """The whole page for ``session_id``'s events."""
+    cards = []
+    turns = 0
+    events = 0
+    for item in items:
+        events += 1
+        if not isinstance(item, Damaged) and item.type == ev.TURN_APPLIED.name:
+            turns += 1
+        cards.append(_card(item, turns))
+    digest_html = f" &middot; digest <code>{_esc(digest[:16])}</code>" if digest else ""
+    return _PAGE.format(
+        title=_esc(f"session {session_id}"),
+        session=_esc(session_id),
+        source=_esc(source),
+        events=events,
+        digest=digest_html,
+        cards="\n".join(cards),
+        css=_CSS,
+        js=_JS,
+    )
+
+
+_CSS = """
+:root { --fg:#1d2433; --muted:#6b7385; --bg:#f5f6f8; --card:#fff; --line:#dde1e8; --accent:#2f6fde; }
+* { box-sizing: border-box; }
+body { margin:0; font:14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color:var(--fg); background:var(--bg); }
+header { position:sticky; top:0; background:var(--card); border-bottom:1px solid var(--line); padding:12px 24px; z-index:1; }
+header h1 { font-size:16px; margin:0 0 4px; }
+header .sub { color:var(--muted); font-size:12px; }
+#search { width:100%; max-width:480px; margin-top:8px; padding:6px 10px; border:1px solid var(--line); border-radius:6px; font:inherit; }
+main { max-width:960px; margin:16px auto; padding:0 24px; }
+.card { background:var(--card); border:1px solid var(--line); border-radius:8px; padding:10px 14px; margin:10px 0; }
+.card.hidden { display:none; }
+.head { display:flex; justify-content:space-between; gap:12px; margin-bottom:6px; }
+.head .title { font-weight:600; }
+.head .meta { color:var(--muted); font-size:12px; }
+pre { white-space:pre-wrap; word-break:break-word; margin:2px 0; font:13px/1.4 ui-monospace, Menlo, Consolas, monospace; }
+.label { display:inline-block; font-size:11px; text-transform:uppercase; letter-spacing:.04em; color:var(--muted); }
+.turn { border-left:4px solid var(--accent); }
+.prompt { background:#eef3fd; border-radius:6px; padding:6px 10px; margin:4px 0; }
+.reply { background:#f1f8f1; border-radius:6px; padding:6px 10px; margin:4px 0; }
+.reply.paused { background:#fff6e5; }
+details { margin:4px 0; } summary { cursor:pointer; color:var(--muted); }
+.msg { border-top:1px dashed var(--line); padding:4px 0; } .msg .role { font-size:11px; color:var(--muted); }
+.msg .extra { color:#7a4b00; }
+.marker { padding:6px 14px; font-size:13px; } .marker p { margin:0; }
+.checkpoint { border-left:4px solid #2e9d5b; }
+.discard { border-left:4px solid #c77700; }
+.archive { border-left:4px solid #777; }
+.revive { border-left:4px solid #6a4fd1; }
+.damaged { border-left:4px solid #d33; background:#fff1f1; }
+.input, .created, .other { border-left:4px solid var(--line); }
+"""
+
+# Filters cards on every keystroke and counts turns on load (data-turns proves the script ran).
+_JS = """
+(function () {
+  var cards = Array.prototype.slice.call(document.querySelectorAll('article.card'));
+  var turns = document.querySelectorAll('article.card.turn').length;
+  document.body.setAttribute('data-turns', String(turns));
+  document.getElementById('turn-count').textContent = String(turns);
+  var shown = document.getElementById('shown');
+  function filter() {
+    var q = document.getElementById('search').value.toLowerCase().trim();
+    var n = 0;
+    cards.forEach(function (card) {
+      var hit = !q || card.textContent.toLowerCase().indexOf(q) !== -1;
+      card.classList.toggle('hidden', !hit);
+      if (hit) { n += 1; }
+    });
+    shown.textContent = q ? (n + ' of ' + cards.length + ' shown') : '';
+  }
+  document.getElementById('search').addEventListener('input', filter);
+})();
+"""
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>{css}</style>
+</head>
+<body>
+<header>
+<h1>Session <code>{session}</code></h1>
+<div class="sub">{source} &middot; {events} events &middot; <span id="turn-count">?</span> turns{digest} <span id="shown"></span></div>
+<input id="search" type="search" placeholder="Filter cards (prompt, reply, tool, type...)" autocomplete="off">
+</header>
+<main>
+{cards}
+</main>
+<script>{js}</script>
+</body>
+</html>
+"""

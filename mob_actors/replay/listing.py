@@ -1,0 +1,129 @@
+"""``ls``: every session and mob in a journal, from one pass over its events.
+
+A session is *live* unless it is archived or its last lifecycle event (created, revived,
+discarded, archived) is ``discarded``; that is exactly what the services do with it. A mob's
+status is what the mob fold (:func:`mob_actors.mob_state.evolve_mob`) says.
+
+One pass over ``read_all`` gives every stream's last activity and lifecycle at once, which is
+far cheaper than replaying each session. A damaged record is listed and the pass goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import journal
+
+from .. import events as ev
+from ..errors import MobError
+from ..mob_state import MobState, evolve_mob
+from .source import Damaged, read_everything
+
+# The session events that change whether a session is live, and what each makes it.
+SESSION_LIFECYCLE = {
+    ev.SESSION_CREATED.name: "live",
+    ev.SESSION_REVIVED.name: "live",
+    ev.DISCARDED.name: "discarded",
+    ev.ARCHIVED.name: "archived",
+}
+
+
+@dataclass
+class Entry:
+    """One row of ``ls``."""
+
+    id: str
+    kind: str  # "session" or "mob"
+    events: int = 0
+    last_activity_ms: int = 0
+    status: str = "unknown"  # session: live | discarded | archived; mob: a MobStatus value
+    mob_id: str | None = None
+    member_id: str | None = None
+    profile: str | None = None
+    members: int | None = None  # mobs: roster size
+    mob: MobState | None = field(default=None, repr=False)
+
+    @property
+    def live(self) -> bool:
+        return self.status == "live" if self.kind == "session" else self.status not in ("completed", "destroyed")
+
+    def to_json(self) -> dict:
+        from .timeline import iso_time
+
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "mob_id": self.mob_id,
+            "member_id": self.member_id,
+            "profile": self.profile,
+            "members": self.members,
+            "events": self.events,
+            "last_activity_ms": self.last_activity_ms,
+            "last_activity": iso_time(self.last_activity_ms) if self.last_activity_ms else None,
+            "status": self.status,
+            "live": self.live,
+        }
+
+
+def list_journal(
+    j: journal.Journal,
+    *,
+    on_plan: Callable[[int], None] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[list[Entry], list[Damaged]]:
+    """Every session and mob (sessions first, each in id order) and the damaged records seen."""
+    entries: dict[str, Entry] = {}
+    for kind, prefix in (("session", ev.SESSION_STREAM_PREFIX), ("mob", ev.MOB_STREAM_PREFIX)):
+        for info in j.streams(prefix):
+            entry = Entry(info.stream_id[len(prefix):], kind, events=info.highest_seq - info.deleted_to)
+            if kind == "mob":
+                entry.mob = MobState(entry.id)
+            entries[info.stream_id] = entry
+    head = j.head()
+    if on_plan is not None:
+        on_plan(head)
+    damaged: list[Damaged] = []
+    done = 0
+    for item in read_everything(j):
+        if isinstance(item, Damaged):
+            damaged.append(item)
+            continue
+        done += 1
+        if progress is not None and done % 4096 == 0:
+            progress(4096)
+        entry = entries.get(item.stream_id)
+        if entry is None:
+            continue  # a stream that is neither a session nor a mob, or one created since we looked
+        entry.last_activity_ms = item.timestamp_ms
+        if entry.kind == "session":
+            _session_event(entry, item)
+        else:
+            _mob_event(entry, item)
+    if progress is not None:
+        progress(done % 4096)
+    for entry in entries.values():
+        if entry.kind == "mob" and entry.mob is not None:
+            entry.status = entry.mob.status.value
+            entry.members = len(entry.mob.roster)
+    return list(entries.values()), damaged
+
+
+def _session_event(entry: Entry, event: journal.RecordedEvent) -> None:
+    status = SESSION_LIFECYCLE.get(event.type)
+    if status is not None:
+        entry.status = status
+    if event.type == ev.SESSION_CREATED.name and isinstance(event.data, dict):
+        binding = event.data.get("binding")
+        if isinstance(binding, dict):
+            entry.mob_id, entry.member_id, entry.profile = binding.get("mob_id"), binding.get("member_id"), binding.get("profile")
+
+
+def _mob_event(entry: Entry, event: journal.RecordedEvent) -> None:
+    if entry.mob is None:  # an earlier event did not apply; the fold cannot go on
+        return
+    try:
+        entry.mob = evolve_mob(entry.mob, event)
+    except (MobError, KeyError, TypeError, ValueError, AttributeError):
+        entry.status = "unreadable"  # `verify` says why; ls just lists
+        entry.mob = None

@@ -1,0 +1,137 @@
+"""Opening a journal for the replay tool, and reading it without ever stopping at a bad record.
+
+Journals are opened read-only (``journal.open(path, readonly=True)``), which LMDB allows next to
+a writer in another process: the tool works on the journal of a host that is running. A record
+that cannot be decoded is handed out as a :class:`Damaged` item in place of the event, naming its
+stream, seq and position, and reading goes on with the next record; each command decides what a
+damaged record means for it (a timeline shows it, verify fails the session).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import islice
+
+import journal
+
+from .. import events as ev
+from ..errors import SessionNotFound
+
+
+class UsageError(Exception):
+    """Bad usage, or a journal or file that cannot be opened: the tool exits with 2."""
+
+
+@dataclass(frozen=True)
+class Damaged:
+    """A record that could not be read (see :class:`journal.CorruptRecord`)."""
+
+    stream_id: str | None
+    seq: int | None
+    position: int | None
+    reason: str
+
+    def where(self) -> str:
+        return f"stream {self.stream_id or '?'} seq {self.seq if self.seq is not None else '?'} position {self.position if self.position is not None else '?'}"
+
+    def to_json(self) -> dict:
+        return {"damaged": True, "stream_id": self.stream_id, "seq": self.seq, "position": self.position, "reason": self.reason}
+
+
+Item = journal.RecordedEvent | Damaged
+
+
+def open_journal(path: str | os.PathLike[str], *, writable: bool = False) -> journal.Journal:
+    """Open the journal at ``path`` (read-only unless ``writable``) or raise :class:`UsageError`."""
+    path = os.fspath(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UsageError(f"{path}: not a journal directory")
+    if not writable and not os.path.isdir(path):
+        raise UsageError(f"{path}: no such journal directory")
+    if not writable and not os.path.exists(os.path.join(path, "data.mdb")):
+        raise UsageError(f"{path}: not a journal (no data.mdb in it)")
+    try:
+        j = journal.open(path) if writable else journal.open(path, readonly=True)
+    except journal.JournalLocked as e:
+        raise UsageError(f"{path}: {e}") from e
+    except (journal.JournalError, OSError) as e:
+        raise UsageError(f"{path}: cannot open the journal: {e}") from e
+    ev.register_upcasters(j)  # read old event versions as the current ones, like the services do
+    return j
+
+
+def read_stream(j: journal.Journal, stream_id: str, from_seq: int = 1, to_seq: int | None = None) -> Iterator[Item]:
+    """The stream's events in seq order, with a :class:`Damaged` item for each unreadable one."""
+    next_seq = max(from_seq, 1)
+    while True:
+        try:
+            for event in j.read(stream_id, from_seq=next_seq, to_seq=to_seq):
+                next_seq = event.seq + 1
+                yield event
+            return
+        except journal.CorruptRecord as e:
+            yield Damaged(e.stream_id, e.seq, e.position, _reason(e))
+            # j.read always names the seq of the record it failed on; resume right after it.
+            next_seq = (e.seq if e.seq is not None else next_seq) + 1
+            if to_seq is not None and next_seq > to_seq:
+                return
+
+
+def read_everything(j: journal.Journal, after: int = 0) -> Iterator[Item]:
+    """Every event of every stream in position order, with :class:`Damaged` items in between."""
+    while True:
+        try:
+            for event in j.read_all(after=after):
+                after = event.position
+                yield event
+            return
+        except journal.CorruptRecord as e:
+            yield Damaged(e.stream_id, e.seq, e.position, _reason(e))
+            if e.position is None:  # read_all always names the position; never loop on it
+                return
+            after = e.position
+
+
+def _reason(e: journal.CorruptRecord) -> str:
+    # The exception text repeats where the record is and how to list others; keep the cause.
+    text = str(e)
+    head, sep, rest = text.partition(": ")
+    cause = rest.rsplit(". Run journal.open", 1)[0] if sep else text
+    return cause or text
+
+
+def session_ids(j: journal.Journal) -> list[str]:
+    """Every session with a stream in the journal, in id (= creation) order."""
+    prefix = len(ev.SESSION_STREAM_PREFIX)
+    return [info.stream_id[prefix:] for info in j.streams(ev.SESSION_STREAM_PREFIX)]
+
+
+def resolve_session(j: journal.Journal, text: str) -> str:
+    """The session id ``text`` names: an exact id, ``session:<id>``, or a unique prefix of one."""
+    text = text.removeprefix(ev.SESSION_STREAM_PREFIX)
+    if text and j.highest_seq(ev.session_stream(text)) > 0:
+        return text
+    prefix = len(ev.SESSION_STREAM_PREFIX)
+    found = [info.stream_id[prefix:] for info in islice(j.streams(ev.session_stream(text)), 6)]
+    if len(found) == 1 and text:
+        return found[0]
+    if len(found) > 1 and text:
+        more = ", ..." if len(found) > 5 else ""
+        raise UsageError(f"{text!r} matches several sessions ({', '.join(found[:5])}{more}); give more of the id")
+    raise SessionNotFound(text, f"no stream {ev.session_stream(text)} in journal {j.path}")
+
+
+def resolve_mob(j: journal.Journal, text: str) -> str:
+    """The mob id ``text`` names: an exact id, ``mob:<id>``, or a unique prefix of one."""
+    text = text.removeprefix(ev.MOB_STREAM_PREFIX)
+    if text and j.highest_seq(ev.mob_stream(text)) > 0:
+        return text
+    prefix = len(ev.MOB_STREAM_PREFIX)
+    found = [info.stream_id[prefix:] for info in islice(j.streams(ev.mob_stream(text)), 6)]
+    if len(found) == 1 and text:
+        return found[0]
+    if len(found) > 1 and text:
+        raise UsageError(f"{text!r} matches several mobs ({', '.join(found[:5])}); give more of the id")
+    raise UsageError(f"no mob {text!r} in journal {j.path} (no stream {ev.mob_stream(text)})")
