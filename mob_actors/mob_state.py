@@ -39,6 +39,11 @@ class Profile:
     system_prompt: str | None = None
     metadata: dict | None = None
 
+    def __post_init__(self) -> None:
+        # Stored as a dict (None becomes {}), so a definition read back from the journal equals
+        # the one it was created with.
+        object.__setattr__(self, "metadata", dict(self.metadata or {}))
+
     def to_dict(self) -> dict:
         return {"name": self.name, "system_prompt": self.system_prompt, "metadata": dict(self.metadata or {})}
 

@@ -154,7 +154,7 @@ class MobRuntime:
             if state.status in (MobStatus.RUNNING, MobStatus.STOPPED):
                 handle._call("reconcile")
             if state.status is MobStatus.STOPPED:
-                self.service.cancel_checkpointers([m.session_id for m in handle.members()])
+                handle._call("cancel_checkpointers")  # only the sessions bound to this mob
 
     def _start(self, state: MobState, stream_seq: int) -> MobHandle:
         ref = MobSupervisor.start(state, self.journal, self.service, stream_seq)

@@ -46,6 +46,7 @@ class MobSupervisor(pykka.ThreadingActor):
         self.stream_seq = stream_seq  # the stream's highest seq (deletions keep it)
         self.broken: dict[str, str] = {}
         self.retiring: set[str] = set()
+        self.foreign: set[str] = set()  # members whose session is bound to someone else: never touched
         self.failures: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
 
     # -- queries -----------------------------------------------------------------------------
@@ -61,7 +62,7 @@ class MobSupervisor(pykka.ThreadingActor):
 
     def belongs(self, session_id: str) -> bool:
         """On the roster, or bound to this mob by its durable binding."""
-        if any(e.session_id == session_id for e in self.state.roster.values()):
+        if any(e.session_id == session_id for m, e in self.state.roster.items() if m not in self.foreign):
             return True
         return self.service.binding_matches(session_id, self.state.mob_id)
 
@@ -114,8 +115,10 @@ class MobSupervisor(pykka.ThreadingActor):
         self._append([ev.MEMBER_RETIRED(member_id=member_id, at_ms=ev.now_ms())])
         self.retiring.add(member_id)
         try:
-            self._end_session(entry.session_id)
+            if member_id not in self.foreign:  # never end another mob's session
+                self._end_session(entry.session_id)
         finally:
+            self.foreign.discard(member_id)
             self.retiring.discard(member_id)
             self.broken.pop(member_id, None)
             self.failures.pop(member_id, None)
@@ -162,6 +165,10 @@ class MobSupervisor(pykka.ThreadingActor):
             self.service.cancel_checkpointers(self._session_ids())
             raise
 
+    def cancel_checkpointers(self) -> None:
+        """Cancel the checkpointers of this mob's sessions (a stopped mob brought back by open)."""
+        self.service.cancel_checkpointers(self._session_ids())
+
     def complete(self) -> None:
         if self.state.status not in (MobStatus.RUNNING, MobStatus.STOPPED):
             raise InvalidTransition(self.state.status, MobStatus.COMPLETED)
@@ -206,9 +213,12 @@ class MobSupervisor(pykka.ThreadingActor):
                 except SessionNotFound:
                     pass
         for member_id, entry in self.state.roster.items():
+            self.foreign.discard(member_id)
             if self.service.has_live_session(entry.session_id):
-                continue
-            error = self._restore(member_id, entry.session_id, entry.profile)
+                # Live already (restored by another mob whose roster names it too?): still ours?
+                error = self._binding_error(member_id, entry.session_id, entry.profile, self.service.read(entry.session_id).binding)
+            else:
+                error = self._restore(member_id, entry.session_id, entry.profile)
             if error is None:
                 self.broken.pop(member_id, None)
             else:
@@ -225,13 +235,20 @@ class MobSupervisor(pykka.ThreadingActor):
             return f"cannot load durable session '{session_id}': {e}"
         if stored is None:
             return f"missing durable session for '{session_id}'"
-        expected = MobBinding(self.state.mob_id, profile, member_id)
-        if stored.binding != expected:
-            return f"persisted binding {stored.binding} of session '{session_id}' does not match current mob identity {expected}"
+        error = self._binding_error(member_id, session_id, profile, stored.binding)
+        if error is not None:
+            return error
         try:
             self.service.create_session(CreateSessionRequest(session_id=session_id))
         except SessionError as e:
             return f"cannot revive session '{session_id}': {e}"
+        return None
+
+    def _binding_error(self, member_id: str, session_id: str, profile: str, binding: MobBinding | None) -> str | None:
+        expected = MobBinding(self.state.mob_id, profile, member_id)
+        if binding != expected:
+            self.foreign.add(member_id)
+            return f"persisted binding {binding} of session '{session_id}' does not match current mob identity {expected}"
         return None
 
     # -- supervision -------------------------------------------------------------------------
@@ -299,7 +316,8 @@ class MobSupervisor(pykka.ThreadingActor):
                 raise MobError(f"member {m!r} is broken: restore failed: {self.broken[m]}")
 
     def _session_ids(self) -> list[str]:
-        return [e.session_id for e in self.state.roster.values()]
+        """The members' sessions, except those bound to someone else (stop/resume never touch those)."""
+        return [e.session_id for m, e in self.state.roster.items() if m not in self.foreign]
 
     def _member(self, member_id: str) -> Member:
         entry = self.state.roster[member_id]
