@@ -167,7 +167,8 @@ details { margin:4px 0; } summary { cursor:pointer; color:var(--muted); }
 .input, .created, .other { border-left:4px solid var(--line); }
 """
 
-# Filters cards on every keystroke and counts turns on load (data-turns proves the script ran).
+# Filters cards on every keystroke and counts turns on load (data-turns proves the script ran;
+# data-shown is how many cards the filter leaves visible).
 _JS = """
 (function () {
   var cards = Array.prototype.slice.call(document.querySelectorAll('article.card'));
@@ -185,7 +186,17 @@ _JS = """
     });
     shown.textContent = q ? (n + ' of ' + cards.length + ' shown') : '';
   }
-  document.getElementById('search').addEventListener('input', filter);
+  var search = document.getElementById('search');
+  search.addEventListener('input', filter);
+  // A link to page.html#q=words opens with the filter applied (and lets tests drive it).
+  if (location.hash.indexOf('#q=') === 0) {
+    search.value = decodeURIComponent(location.hash.slice(3));
+    filter();
+  }
+  document.body.setAttribute('data-shown', String(cards.filter(function (c) { return !c.classList.contains('hidden'); }).length));
+  search.addEventListener('input', function () {
+    document.body.setAttribute('data-shown', String(cards.filter(function (c) { return !c.classList.contains('hidden'); }).length));
+  });
 })();
 """
 

@@ -25,7 +25,6 @@ import concurrent.futures as cf
 import gc
 import multiprocessing
 import os
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -258,10 +257,10 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:79] + "\u2026"
 
 
-def list_snapshots(j: journal.Journal, stream_id: str) -> list[journal.Snapshot | Damaged]:
-    """Every snapshot of a stream, oldest first (walking down with ``load_snapshot(max_seq=...)``)."""
+def list_snapshots(j: journal.Journal, stream_id: str, max_seq: int | None = None) -> list[journal.Snapshot | Damaged]:
+    """Every snapshot of a stream up to ``max_seq``, oldest first (walking down with ``load_snapshot``)."""
     out: list[journal.Snapshot | Damaged] = []
-    upper: int | None = None
+    upper = max_seq
     while upper is None or upper >= 1:
         try:
             snap = j.load_snapshot(stream_id, max_seq=upper)
@@ -284,9 +283,11 @@ def verify_session(j: journal.Journal, session_id: str, highest_seq: int | None 
     stream = ev.session_stream(session_id)
     if highest_seq is None:
         highest_seq = j.highest_seq(stream)
+    # Read up to the highest seq seen when the work was planned: a running host may be appending,
+    # and what it appends later is not part of this check (nor a missing-event false alarm).
     return check_session(
-        session_id, read_stream(j, stream, from_seq=deleted_to + 1), highest_seq=highest_seq,
-        deleted_to=deleted_to, snapshots=list_snapshots(j, stream),
+        session_id, read_stream(j, stream, from_seq=deleted_to + 1, to_seq=highest_seq), highest_seq=highest_seq,
+        deleted_to=deleted_to, snapshots=list_snapshots(j, stream, highest_seq),
     )
 
 
@@ -300,7 +301,7 @@ def verify_mob(j: journal.Journal, mob_id: str, highest_seq: int, deleted_to: in
     state = MobState(mob_id)
     expected = deleted_to + 1
     try:
-        for item in read_stream(j, stream, from_seq=deleted_to + 1):
+        for item in read_stream(j, stream, from_seq=deleted_to + 1, to_seq=highest_seq):
             if isinstance(item, Damaged):
                 raise _Diverged("damaged", item.seq, item.position, f"the record cannot be read: {item.reason}")
             if item.seq != expected:
@@ -433,15 +434,23 @@ def _chunks(tasks: list[Task], jobs: int) -> list[list[Task]]:
     return chunks
 
 
+def _pool_context() -> multiprocessing.context.BaseContext:
+    # Not fork: the child would inherit this process's LMDB environment, which it must not use
+    # and which py-lmdb then refuses to open again, and forking with threads running can
+    # deadlock. A fork server is a fresh process that imports this module once and forks
+    # workers from there: clean like spawn, cheap like fork after the first time.
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
 def _verify_parallel(
     path: str, tasks: list[Task], jobs: int, storage: bool, progress: Progress | None
 ) -> tuple[list[StreamReport], journal.VerifyReport | None]:
-    # fork is fast and shares the imported modules, but forking a process with other threads
-    # running can deadlock the child on a lock one of them held; then pay for spawn.
-    method = "fork" if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    context = multiprocessing.get_context(method)
     streams: list[StreamReport] = []
-    with cf.ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_init, initargs=(path,)) as pool:
+    with cf.ProcessPoolExecutor(jobs, mp_context=_pool_context(), initializer=_worker_init, initargs=(path,)) as pool:
         # The storage scan is one long task: start it first so it overlaps with the replays.
         storage_future = pool.submit(_worker_storage) if storage else None
         futures = [pool.submit(_worker_check, chunk) for chunk in _chunks(tasks, jobs)]
