@@ -72,8 +72,11 @@ class MobHandle:
 
     def turn(self, member_id: str, prompt: str) -> RunResult:
         """Run a turn of a member's session (durable when it returns)."""
-        session_id = self._call("session_for_turn", member_id)
-        return self._runtime.service.start_turn(session_id, StartTurnRequest(prompt))
+        session_id, admissions = self._call("admit_turn", member_id)
+        try:
+            return self._runtime.service.start_turn(session_id, StartTurnRequest(prompt))
+        finally:
+            admissions.done()
 
     def stop(self) -> None:
         self._call("stop")

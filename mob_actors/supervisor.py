@@ -31,7 +31,29 @@ log = logging.getLogger(__name__)
 MAX_FAILURES = 3
 FAILURE_WINDOW_S = 60.0
 BACKOFF_BASE_S = 0.05
+STOP_WAIT_S = 30.0  # how long stop() waits for interrupted turns to end
 PERSISTENT_CONTRACT = "session_service must satisfy persistent-session contract (REQ-MOB-030)"
+
+
+class TurnAdmissions:
+    """Member turns admitted by the supervisor and not finished yet (shared with the handles)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._count = 0
+
+    def admit(self) -> None:
+        with self._cond:
+            self._count += 1
+
+    def done(self) -> None:
+        with self._cond:
+            self._count -= 1
+            self._cond.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: self._count == 0, timeout)
 
 
 class MobSupervisor(pykka.ThreadingActor):
@@ -46,6 +68,7 @@ class MobSupervisor(pykka.ThreadingActor):
         self.stream_seq = stream_seq  # the stream's highest seq (deletions keep it)
         self.broken: dict[str, str] = {}
         self.retiring: set[str] = set()
+        self.admissions = TurnAdmissions()
         self.foreign: set[str] = set()  # members whose session is bound to someone else: never touched
         self.failures: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
 
@@ -66,12 +89,17 @@ class MobSupervisor(pykka.ThreadingActor):
             return True
         return self.service.binding_matches(session_id, self.state.mob_id)
 
-    def session_for_turn(self, member_id: str) -> str:
+    def admit_turn(self, member_id: str) -> tuple[str, TurnAdmissions]:
+        """Admit a member turn: its session id, and the admissions to call ``done()`` on after it.
+
+        ``stop()`` waits until every admitted turn is done, so no turn commits after the stop.
+        """
         self._require(MobStatus.RUNNING, action="run a turn")
         entry = self._entry(member_id)
         if member_id in self.broken:
             raise MobError(f"member {member_id!r} of mob {self.state.mob_id!r} is broken: restore failed: {self.broken[member_id]}")
-        return entry.session_id
+        self.admissions.admit()
+        return entry.session_id, self.admissions
 
     # -- roster changes ----------------------------------------------------------------------
 
@@ -142,11 +170,7 @@ class MobSupervisor(pykka.ThreadingActor):
         ids = self._session_ids()
         self.service.cancel_checkpointers(ids)
         try:
-            for session_id in ids:
-                try:
-                    self.service.interrupt(session_id)
-                except (SessionNotRunning, SessionNotFound):
-                    pass
+            self._interrupt_admitted_turns(ids)
             self._append([ev.MOB_STOPPED(at_ms=ev.now_ms())])
         except BaseException:
             self.service.rearm_checkpointers(ids)  # the mob stays running, so must its checkpoints
@@ -330,6 +354,20 @@ class MobSupervisor(pykka.ThreadingActor):
         # A wire to a broken peer is kept durably but not in effect until the peer is healthy again.
         wired = tuple(sorted(p for p in entry.wired_to if p not in self.broken))
         return Member(member_id, entry.profile, entry.session_id, state, self.broken.get(member_id), wired, dict(entry.labels))
+
+    def _interrupt_admitted_turns(self, ids: list[str]) -> None:
+        """Interrupt the members' turns until none admitted is left (one may start late: retry)."""
+        deadline = time.monotonic() + STOP_WAIT_S
+        while True:
+            for session_id in ids:
+                try:
+                    self.service.interrupt(session_id)
+                except (SessionNotRunning, SessionNotFound):
+                    pass
+            if self.admissions.wait_idle(0.02):
+                return
+            if time.monotonic() > deadline:
+                raise MobError(f"mob {self.state.mob_id!r}: turns still running {STOP_WAIT_S:.0f} s after being interrupted")
 
     def _end_session(self, session_id: str) -> None:
         try:

@@ -7,12 +7,14 @@ sessions, labels) and 58 (checkpointers after stop and a failed resume).
 from __future__ import annotations
 
 import threading
+import time
 
 import pykka
 import pytest
 
 import journal
 from mob_actors import (
+    TurnOutcome,
     AgentError,
     CreateSessionRequest,
     InvalidTransition,
@@ -672,3 +674,35 @@ def test_close_leaves_a_passed_in_journal_and_service_open(open_runtime, open_jo
     # With the supervisor gone the durable binding answers.
     assert service.session_belongs_to_mob(a.session_id, "team")
     assert not service.session_belongs_to_mob(a.session_id, "other")
+
+
+def test_stop_returns_only_after_admitted_turns_have_ended(open_runtime) -> None:
+    """No member turn may still be running (and commit) after stop() returned."""
+    finished = threading.Event()
+
+    def slow_and_deaf(ctx):  # ignores the interrupt for a while, like a model call in flight
+        time.sleep(0.3)
+        finished.set()
+        return TurnOutcome([{"role": "assistant", "content": "late"}], "late")
+
+    agent = ScriptedAgent([slow_and_deaf])
+    runtime = open_runtime(agent)
+    mob = runtime.create_mob(team())
+    a = mob.spawn("a", "worker")
+    errors: list[Exception] = []
+    t = threading.Thread(target=lambda: _capture(errors, mob.turn, "a", "long job"))
+    t.start()
+    assert agent.entered.wait(5)
+    mob.stop()
+    assert finished.is_set(), "stop() returned while an admitted turn was still running"
+    t.join(5)
+    assert len(errors) == 1 and isinstance(errors[0], AgentError)  # interrupted: not recorded
+    assert messages(runtime, a.session_id) == [{"role": "system", "content": "You work."}]
+    assert mob.events()[-1].type == "mob_stopped"
+
+
+def _capture(errors: list, fn, *args) -> None:
+    try:
+        fn(*args)
+    except Exception as e:  # noqa: BLE001
+        errors.append(e)
