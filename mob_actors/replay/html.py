@@ -71,7 +71,7 @@ def _turn_card(item: journal.RecordedEvent, number: int) -> str:
         parts.append(_details(f"{len(tools)} tool call{'s' if len(tools) != 1 else ''}", "".join(map(_message, tools)), "tools"))
     if staged:
         parts.append(_details(f"{len(staged)} staged context message{'s' if len(staged) != 1 else ''}", "".join(map(_message, staged)), "staged"))
-    if len(others) > 1:
+    if len(others) > 1 or (callback and others):
         parts.append(_details(f"all {len(others)} agent messages", "".join(map(_message, others)), "agent"))
     if d.get("contributing_input_ids"):
         parts.append(_details("consumed inputs", "<ul>" + "".join(f"<li>{_esc(i)}</li>" for i in d["contributing_input_ids"]) + "</ul>", "inputs"))
@@ -109,7 +109,8 @@ def _card(item: Item, turns: int) -> str:
         if info:
             body += f"<pre>{_esc(info)}</pre>"
         return f'<article class="card created" id="seq-{item.seq}">{_head(item, "session created")}<p>{_esc(summarize(item))}</p>{_details("details", body)}</article>'
-    return f'<article class="card other" id="seq-{item.seq}">{_head(item, item.type)}<p>{_esc(summarize(item))}</p></article>'
+    title = "system context" if item.type == ev.CONTEXT_APPENDED.name else item.type
+    return f'<article class="card other" id="seq-{item.seq}">{_head(item, title)}<p>{_esc(summarize(item))}</p></article>'
 
 
 def render_page(session_id: str, items: Iterable[Item], *, source: str, digest: str | None = None) -> str:
