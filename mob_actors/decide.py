@@ -59,8 +59,13 @@ def turn(
     outcome: TurnOutcome | CallbackPending,
     count_sequence: bool,
     now: int,
+    staged_count: int | None = None,
 ) -> list[journal.Event]:
-    """The event of a finished (or paused) turn, with the digest its receipt will carry."""
+    """The event of a finished (or paused) turn, with the digest its receipt will carry.
+
+    ``staged_count`` is how much staged context there was when the turn started: context staged
+    while this turn ran waits for the next turn (None: all of it).
+    """
     check_turn(state, req)
     if isinstance(outcome, CallbackPending):
         added, text, usage = outcome.messages, "", {}
@@ -70,7 +75,8 @@ def turn(
     for m in added:
         if not isinstance(m, dict) or "role" not in m or "content" not in m:
             raise InvalidRequest(f"the agent returned a message without role/content: {m!r}")
-    messages = [*state.staged_context, user_message(req), *added]
+    staged = state.staged_context if staged_count is None else state.staged_context[:staged_count]
+    messages = [*staged, user_message(req), *added]
     if req.system_prompt is not None:
         base = [{"role": "system", "content": req.system_prompt}, *(
             state.messages[1:] if state.messages and state.messages[0].get("role") == "system" else state.messages

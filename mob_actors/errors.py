@@ -49,10 +49,23 @@ class CallbackPending(AgentError):
     """Raised by an agent to pause a turn until a tool result arrives; also the turn's terminal."""
 
     def __init__(self, tool_name: str, args: dict | None = None, messages: list[dict] | tuple = ()) -> None:
-        self.tool_name = tool_name
-        self.args = dict(args or {})
-        self.messages = list(messages)
         super().__init__(f"turn paused: waiting for the result of tool {tool_name!r}")
+        self.tool_name = tool_name
+        self.tool_args = dict(args or {})
+        self.messages = list(messages)
+
+    # ``args`` is the tool's arguments. BaseException.__init__ would overwrite a plain attribute
+    # with the message tuple (and its setter turns a dict into a tuple of keys), so it is a property.
+    @property  # type: ignore[override]
+    def args(self) -> dict:
+        return self.tool_args
+
+    @args.setter
+    def args(self, value: object) -> None:
+        BaseException.args.__set__(self, value)  # type: ignore[attr-defined]
+
+    def __reduce__(self) -> tuple:
+        return (type(self), (self.tool_name, self.tool_args, self.messages))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, CallbackPending) and (self.tool_name, self.args) == (other.tool_name, other.args)

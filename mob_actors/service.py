@@ -74,6 +74,7 @@ class _Live:
     actor: pykka.ActorRef | None = None
     stopping: pykka.Future | None = None
     view: SessionState | None = None  # a reader copy; None while passivated
+    closing: bool = False  # its last event (archive/discard) is being written: never respawn it
 
 
 class SessionService:
@@ -194,8 +195,9 @@ class SessionService:
             emit("run_started", {"session_id": session_id, "run_id": run_id, "prompt": req.prompt})
             try:
                 outcome = self._run_agent(state, req, emit, cancel)
+                # Only the context staged before the turn started goes in (the agent saw that much).
                 committed: TurnCommitted = self._ask(
-                    live, CommitTurn(run_id, req, boundary, list(contributing_input_ids), outcome)
+                    live, CommitTurn(run_id, req, boundary, list(contributing_input_ids), outcome, len(state.staged_context))
                 )
             except BaseException as e:
                 emit("run_failed", {"session_id": session_id, "run_id": run_id, "error": str(e)})
@@ -210,9 +212,12 @@ class SessionService:
         finally:
             live.cancel = None
             live.turn_lock.release()
+            self._trim_resident()  # sessions busy when others spawned may have kept us over max_resident
 
     def _run_agent(self, state: SessionState, req: StartTurnRequest, emit: Callable[[str, dict], None], cancel: threading.Event) -> TurnOutcome | CallbackPending:
-        ctx = TurnContext(state.to_session(), req, emit, cancel)
+        session = state.to_session()
+        session.messages.extend(state.staged_context)  # it lands before this turn's user message
+        ctx = TurnContext(session, req, emit, cancel)
         try:
             outcome = self._agent.run_turn(ctx)
         except CallbackPending as pending:
@@ -277,9 +282,16 @@ class SessionService:
             self._archive_not_live(session_id)
             return
         with live.turn_lock:  # a running turn finishes first
-            with live.gate.lock:  # no checkpoint may land after the archive
-                live.gate.cancelled = True
-                self._ask(live, Record(decide.archive, stop_after=True))
+            with live.gate.lock:  # waits for a snapshot write in flight; none starts after this
+                was_cancelled, live.gate.cancelled = live.gate.cancelled, True
+            # Not under the gate lock: a Checkpoint queued before the archive needs it to see the
+            # cancel (holding it across the ask deadlocked the actor on that Checkpoint).
+            try:
+                self._ask_last(live, Record(decide.archive, stop_after=True))
+            except BaseException:
+                with live.gate.lock:
+                    live.gate.cancelled = was_cancelled
+                raise
         self._forget(live)
 
     def _archive_not_live(self, session_id: str) -> None:
@@ -291,8 +303,19 @@ class SessionService:
         if live is None:
             raise SessionNotFound(session_id, "it is not live")
         with live.turn_lock:
-            self._ask(live, Record(decide.discard, stop_after=True))
+            self._ask_last(live, Record(decide.discard, stop_after=True))
         self._forget(live)
+
+    def _ask_last(self, live: _Live, message: Record) -> Any:
+        """Ask for a live session's last event; from then on nothing may bring its actor back."""
+        with self._lock:
+            self._current(live)
+            live.closing = True
+        try:
+            return self._ask(live, message)
+        except BaseException:
+            live.closing = False
+            raise
 
     def _forget(self, live: _Live) -> None:
         with self._lock:
@@ -464,12 +487,20 @@ class SessionService:
         )
         self._resident[live.id] = None
         self._resident.move_to_end(live.id)
-        if self._max_resident is not None and len(self._resident) > self._max_resident:
+        self._trim_resident(keep=live)
+
+    def _trim_resident(self, keep: _Live | None = None) -> None:
+        """Passivate least recently used idle sessions while more than ``max_resident`` are resident."""
+        if self._max_resident is None:
+            return
+        with self._lock:
+            if len(self._resident) <= self._max_resident:
+                return
             for session_id in list(self._resident):
                 if len(self._resident) <= self._max_resident:
                     break
                 other = self._live.get(session_id)
-                if other is not None and other is not live and not other.turn_lock.locked():
+                if other is not None and other is not keep and not other.turn_lock.locked():
                     self._passivate(other)
 
     def _passivate(self, live: _Live) -> None:
@@ -490,6 +521,9 @@ class SessionService:
                 self._resident.move_to_end(live.id)
                 assert live.view is not None
                 return live.view
+            if live.closing or self._live.get(live.id) is not live:
+                # archived, discarded or shut down meanwhile: never bring back an orphan actor
+                raise SessionNotFound(live.id, "it is no longer live")
             if live.stopping is not None:
                 live.stopping.get()  # the old actor must be gone before a new one writes
                 live.stopping = None
@@ -504,7 +538,8 @@ class SessionService:
         self._current(live)
         actor = live.actor
         try:
-            assert actor is not None
+            if actor is None:  # passivated by another thread since _current: not a failure
+                raise pykka.ActorDeadError(f"session {live.id} was passivated")
             return actor.ask(message)
         except pykka.ActorDeadError:
             # Passivated or crashed between our check and the ask: bring it back once.

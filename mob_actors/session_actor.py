@@ -22,7 +22,7 @@ import journal
 import pykka
 
 from . import decide
-from .errors import CallbackPending, SessionError
+from .errors import CallbackPending, SessionError, SessionNotFound
 from .events import now_ms
 from .model import RunApplyBoundary, RunBoundaryReceipt, StartTurnRequest, TurnOutcome
 from .state import SessionState, evolve
@@ -49,6 +49,7 @@ class CommitTurn:
     boundary: RunApplyBoundary
     input_ids: list[str]
     outcome: TurnOutcome | CallbackPending
+    staged_count: int | None = None  # staged context when the turn started (None: all)
 
 
 @dataclass(frozen=True)
@@ -109,8 +110,13 @@ class SessionActor(pykka.ThreadingActor):
         self.count_sequence = count_sequence
         self.hooks = hooks
         self._failure_reported = False
+        self._retired = False  # a Record with stop_after was applied
 
     def on_receive(self, message: Any) -> Any:
+        if self._retired:
+            # pykka queues a stop behind what is already in the mailbox: refuse what came in after
+            # the archive/discard instead of writing it after the session's last event.
+            raise SessionNotFound(self.state.id, "it was archived or discarded")
         try:
             return self._handle(message)
         except SessionError:
@@ -144,6 +150,7 @@ class SessionActor(pykka.ThreadingActor):
             case Record(decider, stop_after):
                 self._persist(decider(self.state, now_ms()))
                 if stop_after:
+                    self._retired = True
                     self.stop()
                 return self.state.to_session()
         raise TypeError(f"session actor got an unknown message {message!r}")
@@ -160,7 +167,7 @@ class SessionActor(pykka.ThreadingActor):
     def _commit_turn(self, m: CommitTurn) -> TurnCommitted:
         events = decide.turn(
             self.state, run_id=m.run_id, req=m.request, boundary=m.boundary, input_ids=m.input_ids,
-            outcome=m.outcome, count_sequence=self.count_sequence, now=now_ms(),
+            outcome=m.outcome, count_sequence=self.count_sequence, now=now_ms(), staged_count=m.staged_count,
         )
         self._persist(events)
         data = events[0].data

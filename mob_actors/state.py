@@ -196,7 +196,13 @@ def _turn_applied(state: SessionState, data: dict, seq: int) -> None:
         state.digest = RunningDigest(state.messages)
     state.messages.extend(data["messages"])
     state.digest.extend(data["messages"])
-    state.staged_context.clear()  # the turn's messages begin with whatever was staged
+    # The turn's messages begin with the staged context it consumed (a prefix of staged_context;
+    # the user message that follows is never equal to one); context staged later stays staged.
+    consumed = 0
+    added = data["messages"]
+    while consumed < min(len(state.staged_context), len(added)) and added[consumed] == state.staged_context[consumed]:
+        consumed += 1
+    del state.staged_context[:consumed]
     _check(state, seq, data["digest"], data["message_count"])
     run_id, sequence = data["run_id"], data["sequence"]
     state.run_sequences[run_id] = max(state.run_sequences.get(run_id, 0), sequence + 1)

@@ -49,7 +49,8 @@ class EventStream:
                 raise TimeoutError(f"no session event within {timeout} s")
             if self._skipped:
                 skipped, self._skipped = self._skipped, 0
-                return self._hub.marker("stream_truncated", {"skipped": skipped})
+                # Stamped with the seq of the last event skipped, so this subscriber's seqs never go back.
+                return self._hub.marker("stream_truncated", {"skipped": skipped}, seq=self._items[0].seq - 1)
             if self._items:
                 return self._items.popleft()
             raise StopIteration
@@ -64,11 +65,18 @@ class EventStream:
         return self
 
     async def __anext__(self) -> EventEnvelope:
-        # Block in a worker thread, never on the event loop.
+        # Block in a worker thread, never on the event loop. StopIteration cannot cross into an
+        # asyncio future (it would hang the awaiting task), so the end comes back as None.
+        envelope = await asyncio.to_thread(self._next_or_none)
+        if envelope is None:
+            raise StopAsyncIteration
+        return envelope
+
+    def _next_or_none(self) -> EventEnvelope | None:
         try:
-            return await asyncio.to_thread(self.next)
+            return self.next()
         except StopIteration:
-            raise StopAsyncIteration from None
+            return None
 
 
 class EventHub:
@@ -82,10 +90,11 @@ class EventHub:
         self._subscribers: list[EventStream] = []
         self._closed = False
 
-    def marker(self, type: str, data: dict[str, Any]) -> EventEnvelope:  # noqa: A002
-        """An envelope for one subscriber only (it repeats the last seq rather than taking one)."""
-        with self._lock:
-            seq = self._seq
+    def marker(self, type: str, data: dict[str, Any], seq: int | None = None) -> EventEnvelope:  # noqa: A002
+        """An envelope for one subscriber only (it repeats a seq, by default the last, rather than taking one)."""
+        if seq is None:
+            with self._lock:
+                seq = self._seq
         return EventEnvelope(new_id(), self.source_id, seq, now_ms(), type, data, self.mob_id)
 
     def subscribe(self) -> EventStream:

@@ -1,0 +1,194 @@
+"""Random create / turn / context / discard / archive / revive / checkpoint / restart sequences
+against a plain in-memory model; every read is compared after every step."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+
+import hypothesis.strategies as st
+from hypothesis import HealthCheck, settings
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+import mob_actors as m
+from mob_actors.testing import EchoAgent
+
+
+class SessionModel:
+    def __init__(self, messages: list[dict]) -> None:
+        self.messages = messages
+        self.live = True
+        self.archived = False
+        self.armed = True
+
+
+class PersistentSessionMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.dir = tempfile.mkdtemp(prefix="sessions-stateful-")
+        self.svc = self._open()
+        self.model: dict[str, SessionModel] = {}
+        self.order: list[str] = []  # creation order
+        self.counter = 0
+
+    def _open(self) -> m.PersistentSessionService:
+        # small limits so checkpoints and passivation happen inside short runs
+        return m.PersistentSessionService(self.dir, EchoAgent(), checkpoint_every=3, max_resident=2)
+
+    def teardown(self) -> None:
+        self.svc.shutdown()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _prompt(self) -> str:
+        self.counter += 1
+        return f"p{self.counter}"
+
+    def _pick(self, data: st.DataObject) -> str:
+        return data.draw(st.sampled_from(self.order), label="session")
+
+    # -- rules ---------------------------------------------------------------------------------
+
+    @rule(deferred=st.booleans(), system=st.booleans())
+    def create(self, deferred: bool, system: bool) -> None:
+        prompt = None if deferred else self._prompt()
+        s = self.svc.create_session(m.CreateSessionRequest(initial_prompt=prompt, system_prompt="sys" if system else None))
+        expected = [{"role": "system", "content": "sys"}] if system else []
+        if prompt is not None:
+            expected += [{"role": "user", "content": prompt}, {"role": "assistant", "content": f"echo: {prompt}"}]
+        assert s.messages == expected
+        self.model[s.id] = SessionModel(expected)
+        self.order.append(s.id)
+
+    @precondition(lambda self: self.order)
+    @rule(data=st.data())
+    def turn(self, data: st.DataObject) -> None:
+        sid = self._pick(data)
+        prompt = self._prompt()
+        if not self.model[sid].live:
+            try:
+                self.svc.start_turn(sid, m.StartTurnRequest(prompt))
+            except m.SessionNotFound:
+                return
+            raise AssertionError("a turn on a session that is not live must be SessionNotFound")
+        r = self.svc.start_turn(sid, m.StartTurnRequest(prompt))
+        self.model[sid].messages += [{"role": "user", "content": prompt}, {"role": "assistant", "content": f"echo: {prompt}"}]
+        assert r.message_count == len(self.model[sid].messages)
+
+    @precondition(lambda self: self.order)
+    @rule(data=st.data())
+    def context(self, data: st.DataObject) -> None:
+        sid = self._pick(data)
+        text = f"ctx {self._prompt()}"
+        if not self.model[sid].live:
+            try:
+                self.svc.append_system_context(sid, text)
+            except m.SessionNotFound:
+                return
+            raise AssertionError("context on a session that is not live must be SessionNotFound")
+        assert self.svc.append_system_context(sid, text) == "applied"
+        self.model[sid].messages.append({"role": "system", "content": text})
+
+    @precondition(lambda self: self.order)
+    @rule(data=st.data())
+    def discard(self, data: st.DataObject) -> None:
+        sid = self._pick(data)
+        if not self.model[sid].live:
+            try:
+                self.svc.discard_live_session(sid)
+            except m.SessionNotFound:
+                return
+            raise AssertionError("discarding a session that is not live must be SessionNotFound")
+        self.svc.discard_live_session(sid)
+        self.model[sid].live = False
+
+    @precondition(lambda self: self.order)
+    @rule(data=st.data())
+    def archive(self, data: st.DataObject) -> None:
+        sid = self._pick(data)
+        if self.model[sid].archived:
+            try:
+                self.svc.archive(sid)
+            except m.SessionNotFound:
+                return
+            raise AssertionError("archiving an archived session must be SessionNotFound")
+        self.svc.archive(sid)  # live or durable-only
+        self.model[sid].archived = True
+        self.model[sid].live = False
+
+    @precondition(lambda self: self.order)
+    @rule(data=st.data())
+    def revive(self, data: st.DataObject) -> None:
+        sid = self._pick(data)
+        s = self.svc.create_session(m.CreateSessionRequest(session_id=sid, initial_prompt="never run"))
+        assert s.messages == self.model[sid].messages
+        model = self.model[sid]
+        if not model.live:
+            model.armed = True  # a newly live session has a fresh gate
+        model.live, model.archived = True, False
+
+    @precondition(lambda self: self.order)
+    @rule(data=st.data())
+    def checkpoint(self, data: st.DataObject) -> None:
+        sid = self._pick(data)
+        if not self.model[sid].live:
+            try:
+                self.svc.checkpoint(sid)
+            except m.SessionNotFound:
+                return
+            raise AssertionError("checkpoint of a session that is not live must be SessionNotFound")
+        assert self.svc.checkpoint(sid) is self.model[sid].armed
+
+    @rule()
+    def cancel_all(self) -> None:
+        self.svc.cancel_all_checkpointers()
+        for model in self.model.values():
+            if model.live:
+                model.armed = False
+
+    @rule()
+    def rearm_all(self) -> None:
+        self.svc.rearm_all_checkpointers()
+        for model in self.model.values():
+            if model.live:
+                model.armed = True
+
+    @rule()
+    def restart(self) -> None:
+        self.svc.shutdown()
+        self.svc = self._open()
+        for model in self.model.values():
+            model.live = False
+
+    # -- every read, after every step --------------------------------------------------------------
+
+    @invariant()
+    def reads_match_the_model(self) -> None:
+        svc = self.svc
+        listed = svc.list_sessions()
+        assert [r.id for r in listed] == [sid for sid in self.order if not self.model[sid].archived]
+        assert {r.id: r.is_live for r in listed} == {sid: self.model[sid].live for sid in self.order if not self.model[sid].archived}
+        assert {r.id: r.message_count for r in listed} == {
+            sid: len(self.model[sid].messages) for sid in self.order if not self.model[sid].archived
+        }
+        for sid in self.order:
+            model = self.model[sid]
+            s = svc.read(sid)
+            assert s.id == sid and s.messages == model.messages and s.archived == model.archived
+            assert svc.has_live_session(sid) == model.live
+            n = len(model.messages)
+            for offset, limit in ((0, None), (1, 2), (n, 1)):
+                page = svc.read_history(sid, offset, limit)
+                end = n if limit is None else min(n, offset + limit)
+                assert page.message_count == n and page.messages == model.messages[min(offset, n):end]
+                assert page.has_more == (end < n)
+            persisted = svc.load_persisted_session(sid)
+            if model.archived:
+                assert persisted is None
+            else:
+                assert persisted is not None and persisted.messages == model.messages
+
+
+PersistentSessionMachine.TestCase.settings = settings(
+    max_examples=25, stateful_step_count=20, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+TestPersistentSessions = PersistentSessionMachine.TestCase
