@@ -13,7 +13,28 @@ import json
 from collections.abc import Iterable
 
 # A prebuilt encoder: json.dumps with options builds a new encoder on every call, 3x slower.
-_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+_encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_canonical_slow = _encoder.encode
+
+# JSONEncoder.encode still builds a C encoder object (and runs two Python frames) per call, which
+# costs more than encoding a small message. Replay encodes every message once and the live path
+# once per turn, so we build the C encoder once, with the same options, and keep JSONEncoder as
+# the fallback. markers=None (no cycle check): a shared markers dict is not safe across threads;
+# any error (a cycle, an unencodable value) is re-raised by the fallback with the usual message.
+_c_encoder = (
+    json.encoder.c_make_encoder(None, _encoder.default, json.encoder.encode_basestring, None, ":", ",", True, False, True)
+    if json.encoder.c_make_encoder is not None
+    else None
+)
+
+
+def _canonical(value: object) -> str:
+    if _c_encoder is not None:
+        try:
+            return "".join(_c_encoder(value, 0))
+        except Exception:
+            pass
+    return _canonical_slow(value)
 
 
 def canonical_json(value: object) -> bytes:
@@ -36,12 +57,14 @@ class RunningDigest:
         self.extend(messages)
 
     def extend(self, messages: Iterable) -> None:
-        update = self._hash.update
-        for message in messages:
-            if self._count:
-                update(b",")
-            update(canonical_json(message))
-            self._count += 1
+        # One encoder call for the whole batch: canonical JSON of a list is "[" + the items joined
+        # by "," + "]", so its inside is exactly what hashing the messages one by one would feed.
+        messages = messages if isinstance(messages, list) else list(messages)
+        if not messages:
+            return
+        inside = _canonical(messages)[1:-1]
+        self._hash.update((("," + inside) if self._count else inside).encode("utf-8"))
+        self._count += len(messages)
 
     def copy(self) -> RunningDigest:
         other = RunningDigest.__new__(RunningDigest)

@@ -15,6 +15,9 @@ _counter = 0
 def new_id() -> str:
     """A new UUIDv7 as a lowercase hyphenated string (RFC 9562, monotonic within this process)."""
     global _last_ms, _counter
+    # Random bits first, outside the lock: os.urandom is a syscall that drops the GIL, and holding
+    # the lock across it made every other thread minting an id queue up behind it.
+    rand = int.from_bytes(os.urandom(10), "big")
     with _lock:
         ms = time.time_ns() // 1_000_000
         if ms <= _last_ms:
@@ -25,10 +28,12 @@ def new_id() -> str:
                 _counter = 0
             ms = _last_ms
         else:
-            _last_ms, _counter = ms, int.from_bytes(os.urandom(2), "big") & 0x3FF
-        rand_b = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
-    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | _counter << 64 | 0b10 << 62 | rand_b
-    return str(uuid.UUID(int=value))
+            _last_ms, _counter = ms, (rand >> 64) & 0x3FF
+        counter = _counter
+    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | counter << 64 | 0b10 << 62 | (rand & ((1 << 62) - 1))
+    # Formatted directly: the same text as str(uuid.UUID(int=value)), without building the object.
+    h = "%032x" % value
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def check_id(value: object, what: str = "session id") -> str:

@@ -185,12 +185,14 @@ class SessionService:
             decide.check_turn(state, req)
 
             def emit(type_: str, data: dict) -> None:
+                if req.on_event is None:
+                    live.hub.publish_quiet(type_, data)  # builds an envelope only for subscribers
+                    return
                 envelope = live.hub.publish(type_, data)
-                if req.on_event is not None:
-                    try:
-                        req.on_event(envelope)
-                    except Exception:  # a broken per-turn sink must not fail the turn
-                        log.warning("on_event callback of session %s raised; ignoring it", session_id, exc_info=True)
+                try:
+                    req.on_event(envelope)
+                except Exception:  # a broken per-turn sink must not fail the turn
+                    log.warning("on_event callback of session %s raised; ignoring it", session_id, exc_info=True)
 
             emit("run_started", {"session_id": session_id, "run_id": run_id, "prompt": req.prompt})
             try:
@@ -491,7 +493,9 @@ class SessionService:
 
     def _trim_resident(self, keep: _Live | None = None) -> None:
         """Passivate least recently used idle sessions while more than ``max_resident`` are resident."""
-        if self._max_resident is None:
+        # Checked first without the lock: this runs after every turn, and the service-wide lock
+        # is contended by every client thread; the check is repeated under the lock.
+        if self._max_resident is None or len(self._resident) <= self._max_resident:
             return
         with self._lock:
             if len(self._resident) <= self._max_resident:

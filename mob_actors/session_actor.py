@@ -181,7 +181,7 @@ class SessionActor(pykka.ThreadingActor):
         )
         if self.state.seq - self.state.checkpoint_seq >= self.checkpoint_every:
             self.actor_ref.tell(Checkpoint())  # after the reply: the caller does not wait for it
-        return TurnCommitted(self.state.seq, receipt, self.state.to_session().to_bytes())
+        return TurnCommitted(self.state.seq, receipt, self.state.session_bytes())  # = to_session().to_bytes()
 
     def _checkpoint(self, force: bool) -> bool:
         """Snapshot + ``checkpointed`` event under the gate. Failures are logged, never fatal."""

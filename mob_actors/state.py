@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import msgpack
+
 from . import events as ev
 from .digest import RunningDigest
 from .errors import StoreError
@@ -78,6 +80,32 @@ class SessionState:
             archived=self.archived,
         )
 
+    def session_bytes(self) -> bytes:
+        """``self.to_session().to_bytes()``, packing only the messages added since the last call.
+
+        Every committed turn answers with the whole session as bytes (``session_snapshot``), and
+        packing every message again made each turn cost more the longer the conversation was.
+        The packed messages are kept and extended instead; they are reused only while the list is
+        the same object, not shorter, and still starts and ends (at the packed count) with the
+        same message objects: evolve only appends, or puts a system message at index 0, which
+        changes the first message and so repacks everything.
+        """
+        msgs = self.messages
+        packed = self.__dict__.get("_packed_messages")  # not a field: reader copies don't share it
+        if packed is None or not packed.valid_for(msgs):
+            packed = self._packed_messages = _PackedMessages(msgs)
+        packed.extend(msgs)
+        packer = msgpack.Packer(use_bin_type=True)
+        fields = Session(self.id, [], self.metadata, self.labels, self.binding, self.created_at_ms, self.updated_at_ms, self.archived).to_dict()
+        parts = [packer.pack_map_header(len(fields))]
+        for key, value in fields.items():  # to_dict's order, so the bytes are exactly to_bytes()'s
+            parts.append(packer.pack(key))
+            if key == "messages":
+                parts += (packer.pack_array_header(len(msgs)), packed.data)
+            else:
+                parts.append(packer.pack(value))
+        return b"".join(parts)
+
     def pending_inputs(self) -> list[InputState]:
         return [self.input_state(i) for i, rec in self.inputs.items() if rec["state"] == "accepted"]
 
@@ -133,6 +161,31 @@ class SessionState:
         state = cls(**fields)
         state.digest = RunningDigest(state.messages)
         return state
+
+
+class _PackedMessages:
+    """The msgpack bytes of a messages list's first ``count`` messages (see ``session_bytes``)."""
+
+    __slots__ = ("source", "count", "first", "last", "data")
+
+    def __init__(self, source: list) -> None:
+        self.source = source
+        self.count = 0
+        self.first: object = None
+        self.last: object = None
+        self.data = bytearray()
+
+    def valid_for(self, msgs: list) -> bool:
+        count = self.count
+        return msgs is self.source and count <= len(msgs) and (not count or (msgs[0] is self.first and msgs[count - 1] is self.last))
+
+    def extend(self, msgs: list) -> None:
+        if len(msgs) > self.count:
+            packer = msgpack.Packer(use_bin_type=True)
+            for m in msgs[self.count:]:
+                self.data += packer.pack(m)
+            self.count = len(msgs)
+            self.first, self.last = msgs[0], msgs[-1]
 
 
 # -- evolve ----------------------------------------------------------------------------------------

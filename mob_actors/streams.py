@@ -114,6 +114,21 @@ class EventHub:
                 s._put(envelope)
         return envelope
 
+    def publish_quiet(self, type: str, data: dict[str, Any]) -> None:  # noqa: A002
+        """:meth:`publish` for a caller that does not need the envelope back.
+
+        With no subscriber only the seq moves (so later subscribers see the same numbering): a
+        turn emits at least two events and most sessions have nobody listening, so building the
+        envelopes (a new id, a clock read, a dataclass each) was pure overhead on every turn.
+        """
+        with self._lock:
+            self._seq += 1
+            if not self._subscribers:
+                return
+            envelope = EventEnvelope(new_id(), self.source_id, self._seq, now_ms(), type, data, self.mob_id)
+            for s in self._subscribers:
+                s._put(envelope)
+
     def close(self) -> None:
         with self._lock:
             self._closed = True
