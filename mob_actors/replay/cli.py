@@ -79,9 +79,11 @@ class Output:
             yield (lambda total: None), (lambda n: None)
             return
         columns = (SpinnerColumn(), TextColumn(what), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-        with Progress(*columns, console=self.err, transient=True) as bar:
+        # auto_refresh=False: no refresh thread, so verify may still fork its workers (see verify.py);
+        # the bar redraws on each update instead.
+        with Progress(*columns, console=self.err, transient=True, auto_refresh=False) as bar:
             task = bar.add_task(what, total=None)
-            yield (lambda total: bar.update(task, total=total)), (lambda n: bar.advance(task, n))
+            yield (lambda total: bar.update(task, total=total, refresh=True)), (lambda n: bar.advance(task, n) or bar.refresh())
 
 
 def _table(*columns: str, **kwargs: Any) -> Table:
@@ -272,19 +274,20 @@ def cmd_verify(args: argparse.Namespace, out: Output) -> int:
         if isinstance(history, ExportHistory):
             report = _verify_export(history, args.session)
         else:
-            assert isinstance(history, JournalHistory) and history.journal is not None
             sid = history.resolve(args.session) if args.session else None
-            with out.progress("verifying") as (set_total, advance):
-                report = verify(history.journal, sid, storage=not args.no_storage, jobs=args.jobs, progress=advance, on_plan=set_total)
+    if not isinstance(history, ExportHistory):
+        # Closed first: verify opens the journal itself (its worker processes need it so).
+        with out.progress("verifying") as (set_total, advance):
+            report = verify(args.path, sid, storage=args.storage, jobs=args.jobs, progress=advance, on_plan=set_total)
     if out.json:
         out.emit({"source": args.path, **report.to_json()})
     else:
         _render_verify(out, report)
     if not report.ok:
-        bad = len(report.bad) + (0 if report.storage is None or report.storage.ok else 1)
-        out.warn(f"verify found problems in {bad} place(s): " + "; ".join(
-            f"{s.stream_id} seq {s.divergence.seq}: {s.divergence.kind}" for s in report.bad[:3] if s.divergence
-        ) + ("" if report.bad else "storage problems"))
+        where = [f"{s.stream_id} seq {s.divergence.seq} ({s.divergence.kind})" for s in report.bad if s.divergence]
+        if report.problems:
+            where.append(f"{len(report.problems)} storage problem(s)")
+        out.warn("verify failed: " + "; ".join(where[:3]) + (f"; and {len(where) - 3} more" if len(where) > 3 else ""))
         return PROBLEMS
     return OK
 
@@ -302,11 +305,17 @@ def _verify_export(history: ExportHistory, session: str | None) -> Report:
 
 
 def _render_verify(out: Output, report: Report) -> None:
-    sessions = sum(1 for s in report.streams if s.kind == "session")
-    mobs = len(report.streams) - sessions
+    counts = {kind: sum(1 for s in report.streams if s.kind == kind) for kind in ("session", "mob", "stream")}
     snapshots = sum(s.snapshots for s in report.streams)
-    out.console.print(f"checked {sessions} session(s), {mobs} mob(s), {report.events_checked} events, {snapshots} snapshots"
-                      + ("" if report.storage is None else f"; storage scan of {report.storage.events_checked} records"))
+    line = f"checked {counts['session']} session(s), {counts['mob']} mob(s)"
+    if counts["stream"]:
+        line += f", {counts['stream']} other stream(s)"
+    line += f": {report.events_checked} events, {snapshots} snapshots"
+    if report.positions_checked:
+        line += "; every position accounted for" if not report.problems else "; positions checked"
+    if report.full_scan is not None:
+        line += f"; full storage scan of {report.full_scan.events_checked} records"
+    out.console.print(line)
     if report.bad:
         table = _table("STREAM", "SEQ", "PROBLEM", "FIRST DIVERGENCE", title="divergences", title_style="bold red")
         for s in report.bad:
@@ -314,9 +323,9 @@ def _render_verify(out: Output, report: Report) -> None:
             d = s.divergence
             table.add_row(escape(s.stream_id), str(d.seq if d.seq is not None else "-"), d.kind, escape(d.detail))
         out.console.print(table)
-    if report.storage is not None and report.storage.problems:
-        table = _table("KIND", "STREAM", "SEQ", "POSITION", "DETAIL", title="storage problems (journal.verify)", title_style="bold red")
-        for p in report.storage.problems:
+    if report.problems:
+        table = _table("KIND", "STREAM", "SEQ", "POSITION", "DETAIL", title="storage problems", title_style="bold red")
+        for p in report.problems:
             table.add_row(p.kind, escape(str(p.stream_id)), str(p.seq), str(p.position), escape(p.detail))
         out.console.print(table)
     warnings = [(s.stream_id, w) for s in report.streams for w in s.warnings]
@@ -593,7 +602,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", metavar="PATH", help="journal directory or export file")
     p.add_argument("session", metavar="SESSION", nargs="?", help="only this session (default: every session and mob)")
     p.add_argument("--jobs", type=_positive, metavar="N", help="worker processes (default: one per CPU on large journals)")
-    p.add_argument("--no-storage", action="store_true", help="skip the storage-level scan (journal.verify())")
+    p.add_argument("--storage", action="store_true",
+                   help="also run journal.verify(), the journal's own full storage scan (decodes every record again)")
 
     p = command("diff", cmd_diff, "what changed between two points (PATH SESSION --at A --at B), "
                 "or where two histories diverge (PATH1 PATH2 SESSION; exit 1 if they do)")

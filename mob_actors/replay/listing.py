@@ -104,7 +104,8 @@ def list_journal(
         progress(done % 4096)
     for entry in entries.values():
         if entry.kind == "mob" and entry.mob is not None:
-            entry.status = entry.mob.status.value
+            # No events left: destroying a mob deletes them all (the runtime reads it so too).
+            entry.status = entry.mob.status.value if entry.events else "destroyed"
             entry.members = len(entry.mob.roster)
     return list(entries.values()), damaged
 

@@ -8,14 +8,14 @@ discarded or archived, and how many events), and the epochs: where each ``mob_cr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import journal
 
 from .. import events as ev
 from ..errors import MobError
-from ..mob_state import MobState, evolve_mob
+from ..mob_state import MobState, MobStatus, evolve_mob
 from .jsonval import to_json
 from .listing import SESSION_LIFECYCLE
 from .source import Damaged, read_stream
@@ -77,6 +77,11 @@ def view_mob(j: journal.Journal, mob_id: str) -> MobView:
             continue
         if item.type in (ev.MOB_CREATED.name, ev.MOB_RESET.name):
             view.epochs.append({"epoch": state.epoch, "seq": item.seq, "time": iso_time(item.timestamp_ms), "by": item.type})
+    if not view.events and j.highest_seq(ev.mob_stream(mob_id)) > 0:
+        # Destroying a mob deletes all its events (mob_destroyed included); the runtime reads an
+        # empty history the same way.
+        state = replace(state, status=MobStatus.DESTROYED)
+        view.problem = None
     view.state = state
     for member_id in sorted(state.roster):
         entry = state.roster[member_id]

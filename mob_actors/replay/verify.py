@@ -12,10 +12,18 @@ For each session stream, in one read of its events:
   scratch (both folds run side by side over the same events, so nothing is read twice).
 
 The first problem of a session is its *divergence*: checking that session stops there, because
-every later state depends on it. Mob streams are folded with :func:`mob_actors.mob_state.evolve_mob`,
-and ``journal.verify()`` adds the storage-level problems (undecodable records, index errors, gaps).
+every later state depends on it. Mob streams are folded with :func:`mob_actors.mob_state.evolve_mob`;
+any other stream is read for damage and seq gaps.
 
-Sessions are independent, so a large journal is checked by several worker processes, each with
+Then the storage, journal-wide: every position from 1 to the head must hold exactly one event
+some stream's index points at, or belong to an event deleted on purpose (``delete_to``). The
+reads above note each event's position; a position nobody claimed is read directly, so a record
+no index points at (an orphan), an unreadable one and one beyond the head are all found without
+decoding the journal a second time. ``storage=True`` (``--storage``) adds ``journal.verify()``,
+the journal's own full scan, which also reads the index on its own; it costs another decode of
+every record, so it is not the default.
+
+Sessions are independent, so a large journal is checked by forked worker processes, each with
 its own read-only open of the journal (LMDB readers do not block each other or the writer).
 """
 
@@ -23,11 +31,14 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import gc
+import logging
 import multiprocessing
 import os
+import threading
+from array import array
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import journal
@@ -36,7 +47,9 @@ from .. import events as ev
 from ..errors import MobError, StoreError
 from ..mob_state import MobState, evolve_mob
 from ..state import ReplayMismatch, SessionState, evolve
-from .source import Damaged, Item, open_journal, read_stream
+from .source import Damaged, Item, open_journal, read_everything, read_stream
+
+log = logging.getLogger(__name__)
 
 # Below this many events one process is quicker than starting workers.
 PARALLEL_MIN_EVENTS = 20_000
@@ -55,16 +68,17 @@ class Divergence:
 
 @dataclass
 class StreamReport:
-    """The result of checking one session or mob stream."""
+    """The result of checking one stream (a session, a mob, or any other)."""
 
     stream_id: str
-    kind: str  # "session" or "mob"
+    kind: str  # "session", "mob" or "stream"
     events: int = 0
     snapshots: int = 0
     digest: str | None = None  # the final conversation digest (sessions that replay)
     message_count: int | None = None
     divergence: Divergence | None = None
     warnings: list[str] = field(default_factory=list)
+    positions: array = field(default_factory=lambda: array("q"), repr=False)  # of every event read
 
     @property
     def ok(self) -> bool:
@@ -72,10 +86,14 @@ class StreamReport:
 
     @property
     def id(self) -> str:
-        return self.stream_id.split(":", 1)[1]
+        return self.stream_id.split(":", 1)[1] if self.kind != "stream" else self.stream_id
 
     def to_json(self) -> dict:
-        return {"id": self.id, "ok": self.ok, **asdict(self)}
+        return {
+            "id": self.id, "ok": self.ok, "stream_id": self.stream_id, "kind": self.kind, "events": self.events,
+            "snapshots": self.snapshots, "digest": self.digest, "message_count": self.message_count,
+            "divergence": self.divergence.__dict__ if self.divergence else None, "warnings": self.warnings,
+        }
 
 
 @dataclass
@@ -83,7 +101,10 @@ class Report:
     """Everything ``verify`` found."""
 
     streams: list[StreamReport] = field(default_factory=list)
-    storage: journal.VerifyReport | None = None  # None when the storage scan was skipped
+    positions_checked: bool = False  # the journal-wide position check ran (not for one session)
+    problems: list[journal.Problem] = field(default_factory=list)  # storage-level
+    full_scan: journal.VerifyReport | None = None  # journal.verify(), with storage=True
+    processes: int = 1  # how many processes did the checking (worker processes, or this one)
 
     @property
     def bad(self) -> list[StreamReport]:
@@ -91,29 +112,29 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        return not self.bad and (self.storage is None or self.storage.ok)
+        return not self.bad and not self.problems
 
     @property
     def events_checked(self) -> int:
         return sum(s.events for s in self.streams)
 
     def to_json(self) -> dict:
-        storage = None
-        if self.storage is not None:
-            storage = {
-                "ok": self.storage.ok,
-                "events_checked": self.storage.events_checked,
-                "streams_checked": self.storage.streams_checked,
-                "problems": [p._asdict() for p in self.storage.problems],
-            }
         return {
             "ok": self.ok,
             "sessions_checked": sum(1 for s in self.streams if s.kind == "session"),
             "mobs_checked": sum(1 for s in self.streams if s.kind == "mob"),
+            "other_streams_checked": sum(1 for s in self.streams if s.kind == "stream"),
             "events_checked": self.events_checked,
+            "processes": self.processes,
             "bad": len(self.bad),
             "streams": [s.to_json() for s in self.streams],
-            "storage": storage,
+            "storage": {
+                "positions_checked": self.positions_checked,
+                "full_scan": self.full_scan is not None,
+                "records_scanned": self.full_scan.events_checked if self.full_scan else None,
+                "ok": not self.problems,
+                "problems": [p._asdict() for p in self.problems],
+            },
         }
 
 
@@ -142,59 +163,86 @@ def check_session(
     naming one are not worth a warning.
     """
     report = StreamReport(ev.session_stream(session_id), "session", snapshots=len(snapshots or ()))
+    rest = iter(items)
     try:
-        _check_session(session_id, items, highest_seq, deleted_to, snapshots, report)
+        _check_session(session_id, rest, highest_seq, deleted_to, snapshots, report)
     except _Diverged as d:
         report.divergence = d.divergence
+        _drain(rest, report)
     return report
 
 
+def _drain(rest: Iterator[Item], report: StreamReport) -> None:
+    """Note the positions of a stream's events after its divergence, for the position check."""
+    for item in rest:
+        if item.position is not None:
+            report.positions.append(item.position)
+
+
 def _check_session(
-    session_id: str, items: Iterable[Item], highest_seq: int, deleted_to: int,
+    session_id: str, items: Iterator[Item], highest_seq: int, deleted_to: int,
     snapshots: list[journal.Snapshot | Damaged] | None, report: StreamReport,
 ) -> None:
-    has_snapshots = snapshots is not None
-    snapshots = snapshots or []
+    # This loop runs once per event of the journal: the common path is kept to a few compares
+    # and one evolve; snapshots and checkpoints take the rare branch.
     if deleted_to:
         raise _Diverged("missing", 1, None, f"events 1..{deleted_to} were deleted; the session cannot be replayed from scratch")
-    by_seq = {s.seq: s for s in snapshots}
-    newest = snapshots[-1].seq if snapshots else None
+    has_snapshots = snapshots is not None
+    by_seq = {s.seq: s for s in snapshots or ()}
     pending = sorted(by_seq)  # snapshot seqs not reached yet
+    next_snapshot = pending[0] if pending else highest_seq + 1
+    newest = pending[-1] if pending else None
+    checkpointed = ev.CHECKPOINTED.name
     scratch: SessionState | None = None
     from_snapshot: SessionState | None = None  # the fold recovery would run, from the newest snapshot
     expected = 1
     last_position = 0
-    for item in items:
-        if isinstance(item, Damaged):
-            raise _Diverged("damaged", item.seq, item.position, f"the record cannot be read: {item.reason}")
-        seq = item.seq
-        if seq != expected:
-            raise _Diverged("seq_gap", expected, item.position, f"expected seq {expected}, the journal gives seq {seq} next")
-        if item.position <= last_position:
-            raise _Diverged("position_order", seq, item.position,
-                            f"position {item.position} is not after the previous event's position {last_position}")
-        last_position = item.position
-        scratch = _apply(scratch, item, "replay")
-        if seq == 1 and scratch.id != session_id:
-            raise _Diverged("replay", 1, item.position, f"session_created names session {scratch.id}, not {session_id}")
-        if from_snapshot is not None:
-            from_snapshot = _apply(from_snapshot, item, "snapshot_replay")
-        if item.type == ev.CHECKPOINTED.name:
-            named = item.data.get("snapshot_seq")
-            if has_snapshots and named not in by_seq:
+    event: journal.RecordedEvent | None = None
+    note_position = report.positions.append
+    try:
+        for item in items:
+            if isinstance(item, Damaged):
+                if item.position is not None:
+                    note_position(item.position)
+                raise _Diverged("damaged", item.seq, item.position, f"the record cannot be read: {item.reason}")
+            note_position(item.position)
+            event = item
+            seq = item.seq
+            if seq != expected:
+                raise _Diverged("seq_gap", expected, item.position, f"expected seq {expected}, the journal gives seq {seq} next")
+            if item.position <= last_position:
+                raise _Diverged("position_order", seq, item.position,
+                                f"position {item.position} is not after the previous event's position {last_position}")
+            last_position = item.position
+            scratch = evolve(scratch, item)  # checks the digest and count a turn or checkpoint recorded
+            expected = seq + 1
+            if from_snapshot is not None:
+                from_snapshot = _apply_from_snapshot(from_snapshot, item, newest)
+            if seq == 1 and scratch.id != session_id:
+                raise _Diverged("replay", 1, item.position, f"session_created names session {scratch.id}, not {session_id}")
+            if item.type == checkpointed and has_snapshots and item.data.get("snapshot_seq") not in by_seq:
                 # Snapshots may be pruned (journal.delete_snapshots), so this alone is not a defect.
-                report.warnings.append(f"seq {seq}: the checkpointed event names a snapshot at seq {named}, which is not in the journal")
-        while pending and pending[0] <= seq:
-            snap_seq = pending.pop(0)
-            if snap_seq < seq:  # only possible for a snapshot at a seq with no event
-                raise _Diverged("snapshot", snap_seq, None, f"there is a snapshot at seq {snap_seq} but no event with that seq")
-            snap = by_seq[snap_seq]
-            _compare_snapshot(snap, scratch, item.position)
-            if snap_seq == newest:
-                assert isinstance(snap, journal.Snapshot)
-                from_snapshot = SessionState.from_snapshot(snap.state)
-        expected = seq + 1
-        report.events += 1
+                report.warnings.append(
+                    f"seq {seq}: the checkpointed event names a snapshot at seq {item.data.get('snapshot_seq')}, which is not in the journal")
+            if seq >= next_snapshot:
+                snap = by_seq[pending.pop(0)]
+                next_snapshot = pending[0] if pending else highest_seq + 1
+                if snap.seq < seq:  # only possible for a snapshot at a seq with no event
+                    raise _Diverged("snapshot", snap.seq, None, f"there is a snapshot at seq {snap.seq} but no event with that seq")
+                _compare_snapshot(snap, scratch, item.position)
+                if snap.seq == newest:
+                    assert isinstance(snap, journal.Snapshot)
+                    from_snapshot = SessionState.from_snapshot(snap.state)
+    except ReplayMismatch as e:
+        assert event is not None
+        what = "message_count" if "message_count" in str(e) else "digest"
+        raise _Diverged(what, event.seq, event.position, str(e)) from None
+    except (StoreError, KeyError, TypeError, ValueError, AttributeError) as e:
+        # KeyError & co: the event lacks a field events.py defines (damaged or foreign data).
+        assert event is not None
+        raise _Diverged("replay", event.seq, event.position, f"{event.type} does not apply: {e!r}") from None
+    finally:
+        report.events = expected - 1
     if expected - 1 != highest_seq:
         raise _Diverged("missing", expected, None, f"the stream's highest seq is {highest_seq} but its events end at seq {expected - 1}")
     if pending:
@@ -204,25 +252,20 @@ def _check_session(
     report.digest = scratch.digest.hexdigest()
     report.message_count = len(scratch.messages)
     if from_snapshot is not None:
+        # The snapshot equalled the scratch state where it was taken; the two folds must agree at the end too.
         replayed = from_snapshot.digest.hexdigest()
-        if replayed != report.digest:
+        if replayed != report.digest or len(from_snapshot.messages) != report.message_count or from_snapshot.seq != scratch.seq:
             raise _Diverged("snapshot_replay", highest_seq, None,
-                            f"replaying from the snapshot at seq {newest} ends with digest {replayed}, from scratch {report.digest}")
-        what = _first_difference(from_snapshot.to_snapshot(), scratch.to_snapshot())
-        if what is not None:
-            raise _Diverged("snapshot_replay", highest_seq, None,
-                            f"replaying from the snapshot at seq {newest} ends in a different state than from scratch: {what}")
+                            f"replaying from the snapshot at seq {newest} ends with digest {replayed} "
+                            f"({len(from_snapshot.messages)} messages), from scratch {report.digest} ({report.message_count})")
 
 
-def _apply(state: SessionState | None, event: journal.RecordedEvent, kind: str) -> SessionState:
+def _apply_from_snapshot(state: SessionState, event: journal.RecordedEvent, snapshot_seq: int | None) -> SessionState:
     try:
         return evolve(state, event)
-    except ReplayMismatch as e:
-        what = "message_count" if "message_count" in str(e) else "digest"
-        raise _Diverged(what if kind == "replay" else kind, event.seq, event.position, str(e)) from None
     except (StoreError, KeyError, TypeError, ValueError, AttributeError) as e:
-        # KeyError & co: the event lacks a field events.py defines (damaged or foreign data).
-        raise _Diverged(kind, event.seq, event.position, f"{event.type} does not apply: {e!r}") from None
+        raise _Diverged("snapshot_replay", event.seq, event.position,
+                        f"replaying from the snapshot at seq {snapshot_seq}: {event.type} does not apply: {e}") from None
 
 
 def _compare_snapshot(snap: journal.Snapshot | Damaged, state: SessionState, position: int) -> None:
@@ -291,58 +334,119 @@ def verify_session(j: journal.Journal, session_id: str, highest_seq: int | None 
     )
 
 
-# -- one mob -------------------------------------------------------------------------------------
+# -- mobs and other streams ----------------------------------------------------------------------
 
 
-def verify_mob(j: journal.Journal, mob_id: str, highest_seq: int, deleted_to: int) -> StreamReport:
-    """Fold a mob stream with the mob fold; check its seqs. Destroyed mobs keep only their last events."""
-    stream = ev.mob_stream(mob_id)
-    report = StreamReport(stream, "mob")
-    state = MobState(mob_id)
+def verify_stream(j: journal.Journal, stream_id: str, kind: str, highest_seq: int, deleted_to: int) -> StreamReport:
+    """Read a mob stream (folded with the mob fold) or any other stream; check damage and seqs.
+
+    A destroyed mob keeps only its last events (``delete_to``), so reading starts after them.
+    """
+    report = StreamReport(stream_id, kind)
+    state = MobState(stream_id.split(":", 1)[1]) if kind == "mob" else None
     expected = deleted_to + 1
+    rest = read_stream(j, stream_id, from_seq=deleted_to + 1, to_seq=highest_seq)
     try:
-        for item in read_stream(j, stream, from_seq=deleted_to + 1, to_seq=highest_seq):
+        for item in rest:
+            if item.position is not None:
+                report.positions.append(item.position)
             if isinstance(item, Damaged):
                 raise _Diverged("damaged", item.seq, item.position, f"the record cannot be read: {item.reason}")
             if item.seq != expected:
                 raise _Diverged("seq_gap", expected, item.position, f"expected seq {expected}, the journal gives seq {item.seq} next")
-            try:
-                state = evolve_mob(state, item)
-            except (MobError, KeyError, TypeError, ValueError, AttributeError) as e:
-                raise _Diverged("replay", item.seq, item.position, f"{item.type} does not apply: {e!r}") from None
+            if state is not None:
+                try:
+                    state = evolve_mob(state, item)
+                except (MobError, KeyError, TypeError, ValueError, AttributeError) as e:
+                    raise _Diverged("replay", item.seq, item.position, f"{item.type} does not apply: {e!r}") from None
             expected += 1
             report.events += 1
         if expected - 1 != highest_seq:
             raise _Diverged("missing", expected, None, f"the stream's highest seq is {highest_seq} but its events end at seq {expected - 1}")
     except _Diverged as d:
         report.divergence = d.divergence
+        _drain(rest, report)
     return report
 
 
 # -- the whole journal -----------------------------------------------------------------------------
 
-Task = tuple[str, str, int, int]  # (kind, id, highest_seq, deleted_to)
+Task = tuple[str, str, int, int]  # (kind, stream id, highest_seq, deleted_to)
 
 
 def plan(j: journal.Journal, session_id: str | None = None) -> list[Task]:
-    """What to check: every session and mob stream (or one session)."""
+    """What to check: every stream (or one session), with its bounds as of now."""
     if session_id is not None:
         stream = ev.session_stream(session_id)
         info = next((i for i in j.streams(stream) if i.stream_id == stream), None)
-        return [("session", session_id, info.highest_seq, info.deleted_to)] if info else [("session", session_id, 0, 0)]
+        return [("session", stream, info.highest_seq if info else 0, info.deleted_to if info else 0)]
     tasks: list[Task] = []
-    for kind, prefix in (("session", ev.SESSION_STREAM_PREFIX), ("mob", ev.MOB_STREAM_PREFIX)):
-        for info in j.streams(prefix):
-            tasks.append((kind, info.stream_id[len(prefix):], info.highest_seq, info.deleted_to))
+    for info in j.streams():
+        if info.stream_id.startswith(ev.SESSION_STREAM_PREFIX):
+            kind = "session"
+        elif info.stream_id.startswith(ev.MOB_STREAM_PREFIX):
+            kind = "mob"
+        else:
+            kind = "stream"
+        tasks.append((kind, info.stream_id, info.highest_seq, info.deleted_to))
     return tasks
 
 
 def check_tasks(j: journal.Journal, tasks: Iterable[Task]) -> Iterator[StreamReport]:
-    for kind, ident, highest, deleted_to in tasks:
+    for kind, stream_id, highest, deleted_to in tasks:
         if kind == "session":
-            yield verify_session(j, ident, highest, deleted_to)
+            yield verify_session(j, stream_id[len(ev.SESSION_STREAM_PREFIX):], highest, deleted_to)
         else:
-            yield verify_mob(j, ident, highest, deleted_to)
+            yield verify_stream(j, stream_id, kind, highest, deleted_to)
+
+
+def check_positions(j: journal.Journal, streams: list[StreamReport], head: int) -> list[journal.Problem]:
+    """Every position 1..head holds one indexed event, or one deleted on purpose (see the module doc)."""
+    problems: list[journal.Problem] = []
+    seen = bytearray(head + 1)
+    seen[0] = 1
+    for report in streams:
+        for position in report.positions:
+            if position > head or position < 1:
+                problems.append(journal.Problem("head", report.stream_id, None, position, f"an event at position {position}, beyond the head {head}"))
+            elif seen[position]:
+                problems.append(journal.Problem("index_mismatch", report.stream_id, None, position, f"position {position} is claimed by two index entries"))
+            else:
+                seen[position] = 1
+    # Unclaimed runs of positions: read what is stored there. Normally nothing (deleted events).
+    start = seen.find(0)
+    while start != -1:
+        end = seen.find(1, start)
+        end = head + 1 if end == -1 else end
+        problems.extend(_unclaimed(j, start, end))
+        start = seen.find(0, end)
+    problems.extend(_unclaimed(j, head + 1, None))  # nothing may be stored beyond the head
+    return problems
+
+
+def _unclaimed(j: journal.Journal, start: int, end: int | None) -> list[journal.Problem]:
+    """Problems with records stored at positions ``start..end-1`` that no read above claimed."""
+    problems = []
+    for item in read_everything_between(j, start, end):
+        if isinstance(item, Damaged):
+            problems.append(journal.Problem("undecodable", item.stream_id, item.seq, item.position, f"cannot decode the record: {item.reason}"))
+            continue
+        # Appended by a running host after the plan was made? Then its stream's index has it.
+        indexed = next(iter(j.read(item.stream_id, from_seq=item.seq, to_seq=item.seq)), None) if item.stream_id else None
+        if indexed is not None and indexed.position == item.position:
+            continue
+        kind = "orphan_event" if end is not None else "head"
+        problems.append(journal.Problem(kind, item.stream_id, item.seq, item.position,
+                                        "no index entry points at this event" if end is not None else "a record beyond the head"))
+    return problems
+
+
+def read_everything_between(j: journal.Journal, start: int, end: int | None) -> Iterator[Item]:
+    """The records stored at positions ``start..end-1`` (``end=None``: to the last one)."""
+    for item in read_everything(j, after=start - 1):
+        if end is not None and item.position is not None and item.position >= end:
+            return
+        yield item
 
 
 @contextmanager
@@ -362,43 +466,71 @@ Progress = Callable[[int], None]  # called with a number of events just checked
 
 
 def verify(
-    j: journal.Journal,
+    path: str,
     session_id: str | None = None,
     *,
-    storage: bool = True,
+    storage: bool = False,
     jobs: int | None = None,
     progress: Progress | None = None,
     on_plan: Callable[[int], None] | None = None,
 ) -> Report:
-    """Check one session, or every session and mob and (``storage``) the journal's storage.
+    """Check one session, or every stream and the positions of the whole journal.
 
-    ``jobs``: worker processes (None: as many as CPUs when the journal is large, else none).
+    ``path`` is the journal directory: this opens it read-only itself, because worker processes
+    must be started while this process has no LMDB environment of it open (see below).
+    ``storage``: also run ``journal.verify()`` (a second full decode of the journal).
+    ``jobs``: worker processes (None: one per CPU when the journal is large, else none).
     ``on_plan(total_events)`` is called once the work is known, then ``progress(n)`` as it is done.
     """
-    tasks = plan(j, session_id)
+    with open_journal(path) as j:
+        tasks = plan(j, session_id)
     total = sum(t[2] - t[3] for t in tasks)
     if on_plan is not None:
         on_plan(total)
-    report = Report()
-    storage = storage and session_id is None  # the storage scan is of the whole journal
+    whole = session_id is None
     if jobs is None:
         jobs = min(os.cpu_count() or 1, MAX_JOBS) if total >= PARALLEL_MIN_EVENTS else 1
+    report = Report()
     with _no_cyclic_gc():
-        if jobs <= 1 or len(tasks) < 2:
-            for r in check_tasks(j, tasks):
-                report.streams.append(r)
-                if progress:
-                    progress(r.events)
-            if storage:
-                report.storage = j.verify()
-        else:
-            report.streams, report.storage = _verify_parallel(j.path, tasks, jobs, storage, progress)
-    order = {t[1]: i for i, t in enumerate(tasks)}
-    report.streams.sort(key=lambda r: order.get(r.id, 0))
+        done = None
+        if jobs > 1 and len(tasks) > 1:
+            done = _verify_parallel(path, tasks, jobs, storage and whole, progress)
+            report.processes = jobs if done is not None else 1
+        if done is None:
+            done = _verify_here(path, tasks, storage and whole, progress)
+        report.streams, report.full_scan = done
+        order = {t[1]: i for i, t in enumerate(tasks)}
+        report.streams.sort(key=lambda r: order.get(r.stream_id, 0))
+        if whole:
+            with open_journal(path) as j:
+                # The head now, after every read: all positions read are at or below it.
+                report.problems = check_positions(j, report.streams, j.head())
+            report.positions_checked = True
+        if report.full_scan is not None:
+            known = {(p.kind, p.position) for p in report.problems}
+            report.problems += [p for p in report.full_scan.problems if (p.kind, p.position) not in known]
     return report
 
 
+def _verify_here(
+    path: str, tasks: list[Task], storage: bool, progress: Progress | None
+) -> tuple[list[StreamReport], journal.VerifyReport | None]:
+    streams = []
+    with open_journal(path) as j:
+        for r in check_tasks(j, tasks):
+            streams.append(r)
+            if progress:
+                progress(r.events)
+        return streams, j.verify() if storage else None
+
+
 # -- worker processes ------------------------------------------------------------------------------
+#
+# Workers are forked: that is cheap (no interpreter start, no imports, no re-running the main
+# script as spawn/forkserver do). Forking is only safe when this process runs no other thread
+# (a lock held by one would stay locked in the child forever) and has no LMDB environment of the
+# journal open (py-lmdb refuses to open a second one in a forked child, and LMDB forbids using
+# the inherited one). When either cannot be had, verify runs in this process instead.
 
 _worker_journal: journal.Journal | None = None
 
@@ -434,29 +566,27 @@ def _chunks(tasks: list[Task], jobs: int) -> list[list[Task]]:
     return chunks
 
 
-def _pool_context() -> multiprocessing.context.BaseContext:
-    # Not fork: the child would inherit this process's LMDB environment, which it must not use
-    # and which py-lmdb then refuses to open again, and forking with threads running can
-    # deadlock. A fork server is a fresh process that imports this module once and forks
-    # workers from there: clean like spawn, cheap like fork after the first time.
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__])
-        return context
-    return multiprocessing.get_context("spawn")
-
-
 def _verify_parallel(
     path: str, tasks: list[Task], jobs: int, storage: bool, progress: Progress | None
-) -> tuple[list[StreamReport], journal.VerifyReport | None]:
+) -> tuple[list[StreamReport], journal.VerifyReport | None] | None:
+    """The work spread over ``jobs`` forked workers; None if they cannot be used here."""
+    if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
+        return None
     streams: list[StreamReport] = []
-    with cf.ProcessPoolExecutor(jobs, mp_context=_pool_context(), initializer=_worker_init, initargs=(path,)) as pool:
-        # The storage scan is one long task: start it first so it overlaps with the replays.
-        storage_future = pool.submit(_worker_storage) if storage else None
-        futures = [pool.submit(_worker_check, chunk) for chunk in _chunks(tasks, jobs)]
-        for future in cf.as_completed(futures):
-            reports = future.result()
-            streams.extend(reports)
-            if progress:
-                progress(sum(r.events for r in reports))
-        return streams, storage_future.result() if storage_future else None
+    try:
+        with cf.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"),
+                                    initializer=_worker_init, initargs=(path,)) as pool:
+            # The storage scan is one long task: start it first so it overlaps with the replays.
+            storage_future = pool.submit(_worker_storage) if storage else None
+            futures = [pool.submit(_worker_check, chunk) for chunk in _chunks(tasks, jobs)]
+            for future in cf.as_completed(futures):
+                reports = future.result()
+                streams.extend(reports)
+                if progress:
+                    progress(sum(r.events for r in reports))
+            return streams, storage_future.result() if storage_future else None
+    except cf.process.BrokenProcessPool:
+        # A worker could not open the journal: most likely this process still has it open
+        # elsewhere (see above). Nothing was reported yet; do it all here.
+        log.info("verify: worker processes failed; checking in this process instead")
+        return None

@@ -58,7 +58,8 @@ def test_verify_ok_on_what_the_services_wrote(world: World, run) -> None:
     d = r.json()
     assert d["ok"] and d["bad"] == 0
     assert d["sessions_checked"] == 6 and d["mobs_checked"] == 1
-    assert d["events_checked"] == 40 and d["storage"]["ok"]
+    assert d["events_checked"] == 40 and d["storage"]["ok"] and d["storage"]["positions_checked"]
+    assert not d["storage"]["full_scan"]
     chat = next(s for s in d["streams"] if s["id"] == world.chat)
     assert chat["snapshots"] >= 3 and chat["message_count"] == len(world.final[world.chat]["messages"])
     state = run("state", world.path, world.chat, "--json").json()
@@ -67,12 +68,15 @@ def test_verify_ok_on_what_the_services_wrote(world: World, run) -> None:
     plain = run("verify", world.path)
     assert plain.code == 0 and "OK" in plain.out and plain.err == ""
     one = run("verify", world.path, world.chat, "--json").json()
-    assert [s["id"] for s in one["streams"]] == [world.chat] and one["storage"] is None
+    assert [s["id"] for s in one["streams"]] == [world.chat] and not one["storage"]["positions_checked"]
+    full = run("verify", world.path, "--storage", "--json").json()
+    assert full["ok"] and full["storage"]["full_scan"] and full["storage"]["records_scanned"] == 40
 
 
 def test_verify_in_worker_processes_gives_the_same_report(world: World, run) -> None:
     one = run("verify", world.path, "--json", "--jobs", "1").json()
     two = run("verify", world.path, "--json", "--jobs", "2").json()
+    assert (one.pop("processes"), two.pop("processes")) == (1, 2)
     assert one == two
 
 
@@ -88,7 +92,9 @@ def test_garbage_record_is_reported_everywhere_and_nothing_crashes(world_copy: W
     assert set(bad) == {w.chat}
     div = bad[w.chat]["divergence"]
     assert (div["kind"], div["seq"], div["position"]) == ("damaged", 9, pos)
-    assert [(p["kind"], p["position"]) for p in d["storage"]["problems"]] == [("undecodable", pos)]
+    assert d["storage"]["problems"] == []  # the record is indexed: the session's divergence says it all
+    full = run("verify", w.path, "--storage", "--json").json()
+    assert [(p["kind"], p["position"]) for p in full["storage"]["problems"]] == [("undecodable", pos)]
     plain = run("verify", w.path)
     assert plain.code == 1 and "FAILED" in plain.out and f"session:{w.chat}" in plain.out
     assert plain.err.count("\n") == 1
@@ -120,11 +126,13 @@ def test_a_changed_message_byte_fails_the_digest_of_its_turn(world_copy: World, 
     d = run("verify", w.path, "--json").json()
     div = next(s for s in d["streams"] if s["id"] == w.chat)["divergence"]
     assert (div["kind"], div["seq"]) == ("digest", 13)
-    assert d["storage"]["ok"]  # the record is well-formed: only the replay can tell
+    full = run("verify", w.path, "--storage", "--json").json()
+    assert full["storage"]["ok"]  # the record is well-formed: only the replay can tell
 
 
-def test_missing_index_entry_is_a_seq_gap(world_copy: World, run) -> None:
+def test_missing_index_entry_is_a_seq_gap_and_an_orphan(world_copy: World, run) -> None:
     w = world_copy
+    pos = position_of(w.path, w.chat, 12)
     env = raw_env(w.path)
     try:
         index = env.open_db(b"index", create=False)
@@ -135,7 +143,27 @@ def test_missing_index_entry_is_a_seq_gap(world_copy: World, run) -> None:
     d = run("verify", w.path, "--json").json()
     div = next(s for s in d["streams"] if s["id"] == w.chat)["divergence"]
     assert (div["kind"], div["seq"]) == ("seq_gap", 12)
-    assert not d["storage"]["ok"]
+    # The record the index lost is still stored: the position check finds it unclaimed.
+    assert [(p["kind"], p["position"], p["seq"]) for p in d["storage"]["problems"]] == [("orphan_event", pos, 12)]
+
+
+def test_orphan_and_beyond_head_records_are_found_by_the_position_check(world_copy: World, run) -> None:
+    w = world_copy
+    with journal.open(w.path, readonly=True) as j:
+        head = j.head()
+        template = next(iter(j.read(f"session:{w.chat}", to_seq=1)))
+    env = raw_env(w.path)
+    try:
+        events = env.open_db(b"events", create=False)
+        with env.begin(write=True) as txn:
+            value = txn.get(template.position.to_bytes(U64, "big"), db=events)
+            txn.put((head + 1).to_bytes(U64, "big"), value, db=events)  # a copy no index knows, past the head
+    finally:
+        env.close()
+    d = run("verify", w.path, "--json").json()
+    assert d["bad"] == 0
+    assert [(p["kind"], p["position"]) for p in d["storage"]["problems"]] == [("head", head + 1)]
+    assert run("verify", w.path).code == 1
 
 
 def copy_session(src: str, dst: str, session_id: str, change=None, snapshots: bool = True) -> None:
@@ -215,6 +243,19 @@ def test_verify_export_file(world: World, tmp_path, run) -> None:
     lines[0] = lines[0].replace('"digest": "', '"digest": "f')
     path.write_text("\n".join(lines) + "\n")
     assert run("verify", path).code == 1
+
+
+def test_a_destroyed_mob_leaves_no_false_alarm(world_copy: World, run) -> None:
+    from mob_actors.runtime import MobRuntime
+    from mob_actors.testing import EchoAgent
+
+    with MobRuntime.open(world_copy.path, EchoAgent()) as runtime:
+        runtime.mob("team").destroy()  # deletes the mob's earlier events: their positions are gone
+    d = run("verify", world_copy.path, "--json").json()
+    assert d["ok"], d
+    mob = next(s for s in d["streams"] if s["kind"] == "mob")
+    assert mob["ok"]
+    assert run("mob", world_copy.path, "team", "--json").json()["status"] == "destroyed"
 
 
 @pytest.mark.parametrize("command", ["ls", "verify"])
