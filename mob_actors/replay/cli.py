@@ -31,14 +31,14 @@ from ..errors import SessionNotFound, StoreError
 from . import diff as diffing
 from . import export as exporting
 from .follow import follow
-from .history import ExportHistory, History, JournalHistory, open_history
+from .history import ExportHistory, History, open_history
 from .html import render_page
 from .jsonval import to_json
 from .listing import list_journal
 from .mobview import view_mob
 from .source import Damaged, Item, UsageError, open_journal, resolve_mob, resolve_session
-from .timeline import iso_time, row, short_time, summarize
-from .verify import Report, check_session, verify
+from .timeline import row, short_time, summarize
+from .verify import Divergence, Report, check_session, verify
 
 OK, PROBLEMS, USAGE = 0, 1, 2
 PROG = "mob-replay"
@@ -57,7 +57,7 @@ class Output:
     def __init__(self, as_json: bool) -> None:
         self.json = as_json
         # Colour and terminal width only on a terminal (rich checks); on a pipe keep lines whole.
-        width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", 200))
+        width = None if sys.stdout.isatty() else _columns()
         self.console = Console(width=width, highlight=False, soft_wrap=False)
         self.err = Console(stderr=True, highlight=False)
 
@@ -70,7 +70,8 @@ class Output:
         sys.stdout.flush()
 
     def warn(self, text: str) -> None:
-        self.err.print(f"{PROG}: {escape(text)}", soft_wrap=True)
+        """One line on stderr, whatever the text holds (reasons may quote multi-line data)."""
+        self.err.print(f"{PROG}: {escape(' '.join(text.split()))}", soft_wrap=True)
 
     @contextmanager
     def progress(self, what: str) -> Iterator[tuple[Callable[[int], None], Callable[[int], None]]]:
@@ -84,6 +85,13 @@ class Output:
         with Progress(*columns, console=self.err, transient=True, auto_refresh=False) as bar:
             task = bar.add_task(what, total=None)
             yield (lambda total: bar.update(task, total=total, refresh=True)), (lambda n: bar.advance(task, n) or bar.refresh())
+
+
+def _columns() -> int:
+    try:
+        return max(int(os.environ.get("COLUMNS", "")), 40)
+    except ValueError:
+        return 200
 
 
 def _table(*columns: str, **kwargs: Any) -> Table:
@@ -271,12 +279,10 @@ def cmd_state(args: argparse.Namespace, out: Output) -> int:
 
 def cmd_verify(args: argparse.Namespace, out: Output) -> int:
     with open_history(args.path) as history:
-        if isinstance(history, ExportHistory):
-            report = _verify_export(history, args.session)
-        else:
-            sid = history.resolve(args.session) if args.session else None
-    if not isinstance(history, ExportHistory):
-        # Closed first: verify opens the journal itself (its worker processes need it so).
+        report = _verify_export(history, args.session) if isinstance(history, ExportHistory) else None
+        sid = history.resolve(args.session) if report is None and args.session else None
+    if report is None:
+        # The history is closed by now: verify opens the journal itself (its workers need it so).
         with out.progress("verifying") as (set_total, advance):
             report = verify(args.path, sid, storage=args.storage, jobs=args.jobs, progress=advance, on_plan=set_total)
     if out.json:
@@ -297,10 +303,8 @@ def _verify_export(history: ExportHistory, session: str | None) -> Report:
     stream_report = check_session(sid, history.events(sid), highest_seq=history.highest_seq(sid))
     header = history.export.header
     if stream_report.ok and header.get("digest") is not None and header.get("digest") != stream_report.digest:
-        from .verify import Divergence
-
-        stream_report.divergence = Divergence("digest", history.highest_seq(sid), None,
-                                              f"the file's header says digest {header['digest']}, its events replay to {stream_report.digest}")
+        detail = f"the file's header says digest {header['digest']}, its events replay to {stream_report.digest}"
+        stream_report.divergence = Divergence("digest", history.highest_seq(sid), None, detail)
     return Report(streams=[stream_report])
 
 
@@ -359,7 +363,12 @@ def cmd_diff(args: argparse.Namespace, out: Output) -> int:
     result["session_id"] = sid
     if out.json:
         out.emit(result)
-        return OK
+    else:
+        _render_state_diff(out, sid, result)
+    return OK
+
+
+def _render_state_diff(out: Output, sid: str, result: dict) -> None:
     m = result["messages"]
     out.console.print(f"session {sid}: seq {result['from']['seq']} \u2192 seq {result['to']['seq']} "
                       f"({result['from']['message_count']} \u2192 {result['to']['message_count']} messages)")
@@ -380,14 +389,14 @@ def cmd_diff(args: argparse.Namespace, out: Output) -> int:
         for k, v in d["removed"].items():
             out.console.print(f"{name} [red]- {escape(k)}[/] (was {escape(json.dumps(v, ensure_ascii=False))})")
         for k, (va, vb) in d["changed"].items():
-            out.console.print(f"{name} [yellow]~ {escape(k)}[/]: {escape(json.dumps(va, ensure_ascii=False))} \u2192 {escape(json.dumps(vb, ensure_ascii=False))}")
+            before, after = json.dumps(va, ensure_ascii=False), json.dumps(vb, ensure_ascii=False)
+            out.console.print(f"{name} [yellow]~ {escape(k)}[/]: {escape(before)} \u2192 {escape(after)}")
     for k, (va, vb) in result["fields"].items():
         out.console.print(f"{k}: {escape(json.dumps(va, ensure_ascii=False))} \u2192 {escape(json.dumps(vb, ensure_ascii=False))}")
     if result["inputs"]["consumed"]:
         out.console.print("inputs consumed: " + escape(", ".join(result["inputs"]["consumed"])))
     if result["inputs"]["accepted"]:
         out.console.print("inputs accepted: " + escape(", ".join(result["inputs"]["accepted"])))
-    return OK
 
 
 def _msg_line(m: Any) -> str:
@@ -516,7 +525,8 @@ def cmd_mob(args: argparse.Namespace, out: Output) -> int:
         wiring = definition.get("wiring") or []
         if wiring:
             out.console.print("wiring rule: " + escape(", ".join(f"{a}\u2194{b}" for a, b in wiring)))
-        roster = _table("MEMBER", "PROFILE", "STATE", "SESSION", "SESSION STATUS", "EVENTS", "WIRED TO", title="roster", title_justify="left")
+        roster = _table("MEMBER", "PROFILE", "STATE", "SESSION", "SESSION STATUS", "EVENTS", "WIRED TO",
+                        title="roster", title_justify="left")
         for m in data["members"]:
             roster.add_row(escape(m["member_id"]), escape(m["profile"]), m["state"], escape(m["session_id"]),
                            m["session_status"], str(m["session_events"]), escape(", ".join(m["wired_to"]) or "-"))

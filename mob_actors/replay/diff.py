@@ -34,10 +34,14 @@ def _dict_diff(a: dict, b: dict) -> dict:
     }
 
 
+def _plain(value: Any) -> Any:
+    return to_json(value.to_dict() if hasattr(value, "to_dict") else value)  # a MobBinding has to_dict
+
+
 def diff_states(a: SessionState, b: SessionState) -> dict:
     """The changes from state ``a`` to state ``b`` as JSON-ready data."""
     common = 0
-    for x, y in zip(a.messages, b.messages):
+    for x, y in zip(a.messages, b.messages):  # noqa: B905 - lengths differ by design
         if x != y:
             break
         common += 1
@@ -45,7 +49,7 @@ def diff_states(a: SessionState, b: SessionState) -> dict:
     for name in ("binding", "archived", "deferred", "usage", "checkpoint_seq"):
         va, vb = getattr(a, name), getattr(b, name)
         if va != vb:
-            fields[name] = [to_json(va.to_dict() if hasattr(va, "to_dict") else va), to_json(vb.to_dict() if hasattr(vb, "to_dict") else vb)]
+            fields[name] = [_plain(va), _plain(vb)]
     pending_a = {i.input_id for i in a.pending_inputs()}
     pending_b = {i.input_id for i in b.pending_inputs()}
     return {
@@ -92,7 +96,8 @@ def diff_histories(first: History, second: History, session_id: str) -> dict:
         if isinstance(x, Damaged) or isinstance(y, Damaged):
             return _diverged(session_id, first, second, seq, x, y, "a record cannot be read", count)
         if x.seq != y.seq:
-            return _diverged(session_id, first, second, min(x.seq, y.seq), x, y, f"seq {x.seq} vs seq {y.seq} (a gap in one of them)", count)
+            reason = f"seq {x.seq} vs seq {y.seq} (a gap in one of them)"
+            return _diverged(session_id, first, second, min(x.seq, y.seq), x, y, reason, count)
         what = _same(x, y)
         if what is not None:
             return _diverged(session_id, first, second, seq, x, y, f"the events' {what} differ", count)

@@ -70,11 +70,13 @@ def _turn_card(item: journal.RecordedEvent, number: int) -> str:
     if tools:
         parts.append(_details(f"{len(tools)} tool call{'s' if len(tools) != 1 else ''}", "".join(map(_message, tools)), "tools"))
     if staged:
-        parts.append(_details(f"{len(staged)} staged context message{'s' if len(staged) != 1 else ''}", "".join(map(_message, staged)), "staged"))
+        title = f"{len(staged)} staged context message{'s' if len(staged) != 1 else ''}"
+        parts.append(_details(title, "".join(map(_message, staged)), "staged"))
     if len(others) > 1 or (callback and others):
         parts.append(_details(f"all {len(others)} agent messages", "".join(map(_message, others)), "agent"))
     if d.get("contributing_input_ids"):
-        parts.append(_details("consumed inputs", "<ul>" + "".join(f"<li>{_esc(i)}</li>" for i in d["contributing_input_ids"]) + "</ul>", "inputs"))
+        items = "".join(f"<li>{_esc(i)}</li>" for i in d["contributing_input_ids"])
+        parts.append(_details("consumed inputs", f"<ul>{items}</ul>", "inputs"))
     if d.get("system_prompt") is not None:
         parts.append(_details("system prompt set", f"<pre>{_esc(d['system_prompt'])}</pre>", "system"))
     receipt = {k: d.get(k) for k in ("run_id", "boundary", "sequence", "message_count", "digest", "usage")}
@@ -92,7 +94,8 @@ _MARKERS = {
 
 def _card(item: Item, turns: int) -> str:
     if isinstance(item, Damaged):
-        return f'<article class="card marker damaged"><div class="head"><span class="title">damaged record</span></div><pre>{_esc(summarize(item))}</pre></article>'
+        return ('<article class="card marker damaged"><div class="head"><span class="title">damaged record</span></div>'
+                f"<pre>{_esc(summarize(item))}</pre></article>")
     if not isinstance(item.data, dict):
         return f'<article class="card other">{_head(item, item.type)}<pre>{_esc(item.data)}</pre></article>'
     if item.type == ev.TURN_APPLIED.name:
@@ -102,13 +105,15 @@ def _card(item: Item, turns: int) -> str:
         return f'<article class="card {cls}" id="seq-{item.seq}">{_head(item, title)}<p>{_esc(summarize(item))}</p></article>'
     if item.type == ev.INPUT_ACCEPTED.name:
         body = f"<pre>{_esc(item.data.get('content'))}</pre>"
-        return f'<article class="card input" id="seq-{item.seq}">{_head(item, "input")}{_details("input " + str(item.data.get("input_id")), body, "input")}</article>'
+        folded = _details(f"input {item.data.get('input_id')}", body, "input")
+        return f'<article class="card input" id="seq-{item.seq}">{_head(item, "input")}{folded}</article>'
     if item.type == ev.SESSION_CREATED.name:
         body = "".join(_message(m) for m in item.data.get("messages") or [])
         info = {k: item.data.get(k) for k in ("metadata", "labels", "binding") if item.data.get(k)}
         if info:
             body += f"<pre>{_esc(info)}</pre>"
-        return f'<article class="card created" id="seq-{item.seq}">{_head(item, "session created")}<p>{_esc(summarize(item))}</p>{_details("details", body)}</article>'
+        return (f'<article class="card created" id="seq-{item.seq}">{_head(item, "session created")}'
+                f'<p>{_esc(summarize(item))}</p>{_details("details", body)}</article>')
     title = "system context" if item.type == ev.CONTEXT_APPENDED.name else item.type
     return f'<article class="card other" id="seq-{item.seq}">{_head(item, title)}<p>{_esc(summarize(item))}</p></article>'
 

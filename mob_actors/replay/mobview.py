@@ -75,7 +75,9 @@ def view_mob(j: journal.Journal, mob_id: str) -> MobView:
         except (MobError, KeyError, TypeError, ValueError, AttributeError) as e:
             view.problem = f"seq {item.seq} ({item.type}) does not apply: {e!r}"
             continue
-        if item.type in (ev.MOB_CREATED.name, ev.MOB_RESET.name):
+        # An epoch starts with the first mob_created, and again with each reset (written as
+        # mob_created + mob_reset together: the pair counts once, where the epoch number moves).
+        if item.type in (ev.MOB_CREATED.name, ev.MOB_RESET.name) and (not view.epochs or view.epochs[-1]["epoch"] != state.epoch):
             view.epochs.append({"epoch": state.epoch, "seq": item.seq, "time": iso_time(item.timestamp_ms), "by": item.type})
     if not view.events and j.highest_seq(ev.mob_stream(mob_id)) > 0:
         # Destroying a mob deletes all its events (mob_destroyed included); the runtime reads an

@@ -34,7 +34,10 @@ class Damaged:
     reason: str
 
     def where(self) -> str:
-        return f"stream {self.stream_id or '?'} seq {self.seq if self.seq is not None else '?'} position {self.position if self.position is not None else '?'}"
+        def known(value: object) -> str:
+            return "?" if value is None else str(value)
+
+        return f"stream {known(self.stream_id)} seq {known(self.seq)} position {known(self.position)}"
 
     def to_json(self) -> dict:
         return {"damaged": True, "stream_id": self.stream_id, "seq": self.seq, "position": self.position, "reason": self.reason}

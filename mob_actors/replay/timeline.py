@@ -24,7 +24,7 @@ WIDTH = 160  # a summary is cut to this many characters (the JSON output keeps t
 
 def iso_time(ms: int) -> str:
     """``2026-11-25T06:51:45.123Z``: UTC, so output does not depend on the reader's time zone."""
-    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def short_time(ms: int) -> str:

@@ -52,7 +52,7 @@ from .source import Damaged, Item, open_journal, read_everything, read_stream
 log = logging.getLogger(__name__)
 
 # Below this many events one process is quicker than starting workers.
-PARALLEL_MIN_EVENTS = 20_000
+PARALLEL_MIN_EVENTS = 5_000
 MAX_JOBS = 8
 
 
@@ -222,8 +222,8 @@ def _check_session(
                 raise _Diverged("replay", 1, item.position, f"session_created names session {scratch.id}, not {session_id}")
             if item.type == checkpointed and has_snapshots and item.data.get("snapshot_seq") not in by_seq:
                 # Snapshots may be pruned (journal.delete_snapshots), so this alone is not a defect.
-                report.warnings.append(
-                    f"seq {seq}: the checkpointed event names a snapshot at seq {item.data.get('snapshot_seq')}, which is not in the journal")
+                named = item.data.get("snapshot_seq")
+                report.warnings.append(f"seq {seq}: the checkpointed event names a snapshot at seq {named}, which is not in the journal")
             if seq >= next_snapshot:
                 snap = by_seq[pending.pop(0)]
                 next_snapshot = pending[0] if pending else highest_seq + 1
@@ -287,7 +287,7 @@ def _first_difference(saved: Any, replayed: dict) -> str | None:
         if a == b:
             continue
         if key == "messages" and isinstance(a, list) and isinstance(b, list):
-            for i, (x, y) in enumerate(zip(a, b)):
+            for i, (x, y) in enumerate(zip(a, b)):  # noqa: B905 - lengths may differ
                 if x != y:
                     return f"message {i} is {_short(x)} in the snapshot, {_short(y)} replayed"
             return f"the snapshot has {len(a)} messages, the replay {len(b)}"
@@ -362,7 +362,8 @@ def verify_stream(j: journal.Journal, stream_id: str, kind: str, highest_seq: in
             expected += 1
             report.events += 1
         if expected - 1 != highest_seq:
-            raise _Diverged("missing", expected, None, f"the stream's highest seq is {highest_seq} but its events end at seq {expected - 1}")
+            raise _Diverged("missing", expected, None,
+                            f"the stream's highest seq is {highest_seq} but its events end at seq {expected - 1}")
     except _Diverged as d:
         report.divergence = d.divergence
         _drain(rest, report)
@@ -408,9 +409,11 @@ def check_positions(j: journal.Journal, streams: list[StreamReport], head: int) 
     for report in streams:
         for position in report.positions:
             if position > head or position < 1:
-                problems.append(journal.Problem("head", report.stream_id, None, position, f"an event at position {position}, beyond the head {head}"))
+                detail = f"an event at position {position}, beyond the head {head}"
+                problems.append(journal.Problem("head", report.stream_id, None, position, detail))
             elif seen[position]:
-                problems.append(journal.Problem("index_mismatch", report.stream_id, None, position, f"position {position} is claimed by two index entries"))
+                detail = f"position {position} is claimed by two index entries"
+                problems.append(journal.Problem("index_mismatch", report.stream_id, None, position, detail))
             else:
                 seen[position] = 1
     # Unclaimed runs of positions: read what is stored there. Normally nothing (deleted events).
@@ -429,7 +432,8 @@ def _unclaimed(j: journal.Journal, start: int, end: int | None) -> list[journal.
     problems = []
     for item in read_everything_between(j, start, end):
         if isinstance(item, Damaged):
-            problems.append(journal.Problem("undecodable", item.stream_id, item.seq, item.position, f"cannot decode the record: {item.reason}"))
+            detail = f"cannot decode the record: {item.reason}"
+            problems.append(journal.Problem("undecodable", item.stream_id, item.seq, item.position, detail))
             continue
         # Appended by a running host after the plan was made? Then its stream's index has it.
         indexed = next(iter(j.read(item.stream_id, from_seq=item.seq, to_seq=item.seq)), None) if item.stream_id else None

@@ -201,3 +201,20 @@ def test_mob_roster(world: World, run) -> None:
     plain = run("mob", world.path, "te", "--events")
     assert plain.code == 0 and "alice" in plain.out and "member carol retired" in plain.out
     one_line_error(run("mob", world.path, "nomob"), 2)
+
+
+def test_mob_epochs_after_a_reset(world_copy: World, run) -> None:
+    from mob_actors.runtime import MobRuntime
+    from mob_actors.testing import EchoAgent
+
+    with MobRuntime.open(world_copy.path, EchoAgent()) as runtime:
+        mob = runtime.mob("team")
+        mob.reset()
+        mob.spawn("dave", "dev")
+    d = run("mob", world_copy.path, "team", "--json").json()
+    assert d["epoch"] == 1 and d["status"] == "running"
+    assert [e["epoch"] for e in d["epochs"]] == [0, 1]
+    assert [m["member_id"] for m in d["members"]] == ["dave"]
+    ls = {e["id"]: e for e in run("ls", world_copy.path, "--json").json()["entries"]}
+    assert ls[world_copy.members["alice"]]["status"] == "archived"  # retired by the reset
+    assert run("verify", world_copy.path).code == 0

@@ -61,8 +61,8 @@ def test_follow_a_session_while_another_process_writes(host, run) -> None:
 def test_follow_a_mob_and_its_new_members_in_a_child_process(host) -> None:
     path, _ = host("mob")
     # `python -m mob_actors.replay`, in its own process, reading while the host writes.
-    p = subprocess.run([sys.executable, "-m", "mob_actors.replay", "follow", path, "--mob", "crew", "--limit", "12", "--for", "25", "--json"],
-                       capture_output=True, text=True, env=child_env(), timeout=60)
+    argv = [sys.executable, "-m", "mob_actors.replay", "follow", path, "--mob", "crew", "--limit", "12", "--for", "25", "--json"]
+    p = subprocess.run(argv, capture_output=True, text=True, env=child_env(), timeout=60)
     assert p.returncode == 0, p.stderr
     rows = [json.loads(line) for line in p.stdout.splitlines()]
     assert len(rows) == 12
