@@ -411,8 +411,10 @@ def main() -> None:
     if args.json:
         print(json.dumps({
             "benchmark": "mob_actors sessions",
-            "results": [{"name": r["name"], "unit": r["unit"], "baseline": r["baseline"], "raw": r["raw"].values,
-                         "ours": r["ours"].values, "raw_median": r["raw"].median, "ours_median": r["ours"].median,
+            "results": [{"name": r["name"], "unit": r["unit"], "baseline": r["baseline"],
+                         "raw": [v * r.get("scale", 1.0) for v in r["raw"].values],
+                         "ours": [v * r.get("scale", 1.0) for v in r["ours"].values],
+                         "raw_median": r["raw"].median * r.get("scale", 1.0), "ours_median": r["ours"].median * r.get("scale", 1.0),
                          "better": r["better"], "ratio": r["ratio"], "target": r["target"], "ok": r["ok"]} for r in rows],
             "memory": mem,
             "notes": notes,
