@@ -10,7 +10,7 @@ import pytest
 from mob_actors import SessionNotFound
 from mob_actors.replay import rebuild
 
-from conftest import BLOB, Result, World, console_script, run_process
+from replay_helpers import BLOB, Result, World, console_script, run_process
 
 
 def one_line_error(r: Result, code: int) -> None:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from mob_actors.replay.jsonval import from_json, to_json
 
-from conftest import BLOB, World
+from replay_helpers import BLOB, World
 
 
 def test_export_then_import_gives_the_same_state(world: World, tmp_path, run) -> None:

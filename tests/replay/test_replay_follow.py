@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import child_env
+from replay_helpers import child_env
 
 HOST = Path(__file__).with_name("replay_host.py")
 

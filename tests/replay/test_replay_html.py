@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import World
+from replay_helpers import World
 
 CHROMIUM = Path("/usr/bin/chromium")
 

@@ -12,7 +12,7 @@ import journal
 import lmdb
 import pytest
 
-from conftest import World
+from replay_helpers import World
 
 U64 = 8
 
