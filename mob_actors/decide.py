@@ -10,7 +10,7 @@ from __future__ import annotations
 import journal
 
 from . import events as ev
-from .errors import CallbackPending, Conflict, InvalidRequest, Unsupported
+from .errors import AgentError, CallbackPending, Conflict, InvalidRequest, Unsupported
 from .model import CreateSessionRequest, RunApplyBoundary, StartTurnRequest, TurnOutcome
 from .digest import RunningDigest
 from .state import SessionState
@@ -86,7 +86,11 @@ def turn(
     else:
         digest = state.digest.copy()
         count = len(state.messages)
-    digest.extend(messages)
+    try:
+        digest.extend(messages)
+    except (TypeError, ValueError, RecursionError) as e:
+        # Refused here, before anything is written: bad agent output must not crash the session.
+        raise AgentError(f"the agent returned messages that cannot be encoded as JSON ({e}); nothing was recorded") from e
     return [
         ev.TURN_APPLIED(
             run_id=run_id,

@@ -18,14 +18,21 @@ def reply_with(content):
     return step
 
 
-@pytest.mark.parametrize(
-    "content",
-    [
-        pytest.param(2**70, id="msgpack-rejects-int"),  # journal.append raises EventRejected
-        pytest.param({1, 2}, id="set"),  # not even digestible: the actor fails before the append
-    ],
-)
-def test_a_turn_that_cannot_be_stored_is_dropped_and_the_durable_state_comes_back(persistent, jr, content):
+def test_agent_output_that_is_not_json_is_refused_without_dropping_the_session(persistent, jr):
+    agent = ScriptedAgent(["fine", reply_with({1, 2}), "fine again"])
+    svc = persistent(agent)
+    s = svc.create_session(m.CreateSessionRequest(initial_prompt="one"))
+    actor = svc.actor_ref(s.id)
+    with pytest.raises(m.AgentError, match="cannot be encoded as JSON"):
+        svc.start_turn(s.id, m.StartTurnRequest("two"))
+    assert event_types(jr, s.id) == ["session_created", "turn_applied"]  # nothing recorded
+    assert actor.is_alive() and svc.actor_ref(s.id) is actor  # refused, not crashed
+    assert svc.start_turn(s.id, m.StartTurnRequest("three")).text == "fine again"
+    assert svc.read_history(s.id).message_count == 4
+
+
+def test_a_turn_that_cannot_be_stored_is_dropped_and_the_durable_state_comes_back(persistent, jr):
+    content = 2**70  # JSON can hold it, msgpack cannot: journal.append raises EventRejected
     agent = ScriptedAgent(["fine", reply_with(content), "fine again"])
     svc = persistent(agent)
     s = svc.create_session(m.CreateSessionRequest(initial_prompt="one"))
@@ -53,7 +60,7 @@ def test_ephemeral_unstorable_turn_keeps_the_last_state(ephemeral):
     agent = ScriptedAgent(["fine", reply_with({1}), "fine again"])
     svc = ephemeral(agent)
     s = svc.create_session(m.CreateSessionRequest(initial_prompt="one"))
-    with pytest.raises(m.StoreError):
+    with pytest.raises(m.AgentError):
         svc.start_turn(s.id, m.StartTurnRequest("two"))
     assert len(svc.read(s.id).messages) == 2
     assert svc.start_turn(s.id, m.StartTurnRequest("three")).message_count == 4
