@@ -113,28 +113,31 @@ def session_ids(j: journal.Journal) -> list[str]:
 
 def resolve_session(j: journal.Journal, text: str) -> str:
     """The session id ``text`` names: an exact id, ``session:<id>``, or a unique prefix of one."""
-    text = text.removeprefix(ev.SESSION_STREAM_PREFIX)
-    if text and j.highest_seq(ev.session_stream(text)) > 0:
-        return text
-    prefix = len(ev.SESSION_STREAM_PREFIX)
-    found = [info.stream_id[prefix:] for info in islice(j.streams(ev.session_stream(text)), 6)]
-    if len(found) == 1 and text:
-        return found[0]
-    if len(found) > 1 and text:
-        more = ", ..." if len(found) > 5 else ""
-        raise UsageError(f"{text!r} matches several sessions ({', '.join(found[:5])}{more}); give more of the id")
-    raise SessionNotFound(text, f"no stream {ev.session_stream(text)} in journal {j.path}")
+    found = _resolve(j, text, ev.SESSION_STREAM_PREFIX, "sessions")
+    if found is None:
+        text = text.removeprefix(ev.SESSION_STREAM_PREFIX)
+        raise SessionNotFound(text, f"no stream {ev.session_stream(text)} in journal {j.path}")
+    return found
 
 
 def resolve_mob(j: journal.Journal, text: str) -> str:
     """The mob id ``text`` names: an exact id, ``mob:<id>``, or a unique prefix of one."""
-    text = text.removeprefix(ev.MOB_STREAM_PREFIX)
-    if text and j.highest_seq(ev.mob_stream(text)) > 0:
+    found = _resolve(j, text, ev.MOB_STREAM_PREFIX, "mobs")
+    if found is None:
+        text = text.removeprefix(ev.MOB_STREAM_PREFIX)
+        raise UsageError(f"no mob {text!r} in journal {j.path} (no stream {ev.mob_stream(text)})")
+    return found
+
+
+def _resolve(j: journal.Journal, text: str, prefix: str, kind: str) -> str | None:
+    """The id after ``prefix`` that ``text`` names exactly or by a unique prefix; None if none."""
+    text = text.removeprefix(prefix)
+    if not text:
+        return None
+    if j.highest_seq(prefix + text) > 0:
         return text
-    prefix = len(ev.MOB_STREAM_PREFIX)
-    found = [info.stream_id[prefix:] for info in islice(j.streams(ev.mob_stream(text)), 6)]
-    if len(found) == 1 and text:
-        return found[0]
-    if len(found) > 1 and text:
-        raise UsageError(f"{text!r} matches several mobs ({', '.join(found[:5])}); give more of the id")
-    raise UsageError(f"no mob {text!r} in journal {j.path} (no stream {ev.mob_stream(text)})")
+    found = [info.stream_id[len(prefix):] for info in islice(j.streams(prefix + text), 6)]
+    if len(found) > 1:
+        more = ", ..." if len(found) > 5 else ""
+        raise UsageError(f"{text!r} matches several {kind} ({', '.join(found[:5])}{more}); give more of the id")
+    return found[0] if found else None
