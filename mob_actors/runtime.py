@@ -122,8 +122,13 @@ class MobRuntime:
         session_service: SessionService | None = None,
     ) -> MobRuntime:
         """Open (or create) the journal and bring every mob back in the state it had."""
-        owns_journal = not isinstance(path_or_journal, journal.Journal)
-        j = journal.open(path_or_journal) if owns_journal else path_or_journal
+        if isinstance(path_or_journal, journal.Journal):
+            j, owns_journal = path_or_journal, False
+        elif isinstance(session_service, PersistentSessionService) and _same_dir(session_service.journal.path, path_or_journal):
+            # The service already has this journal open; a second writer in one process is refused.
+            j, owns_journal = session_service.journal, False
+        else:
+            j, owns_journal = journal.open(path_or_journal), True
         owns_service = session_service is None
         service = session_service if session_service is not None else PersistentSessionService(j, agent)
         runtime = cls(j, service, allow_ephemeral_sessions=allow_ephemeral_sessions, owns=(owns_journal, owns_service))
@@ -228,3 +233,7 @@ class MobRuntime:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _same_dir(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    return os.path.realpath(a) == os.path.realpath(b)

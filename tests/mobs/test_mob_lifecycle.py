@@ -14,6 +14,7 @@ import pytest
 
 import journal
 from mob_actors import (
+    PersistentSessionService,
     TurnOutcome,
     AgentError,
     CreateSessionRequest,
@@ -706,3 +707,13 @@ def _capture(errors: list, fn, *args) -> None:
         fn(*args)
     except Exception as e:  # noqa: BLE001
         errors.append(e)
+
+
+def test_open_with_a_persistent_service_on_the_same_path_shares_its_journal(opened, jpath) -> None:
+    """A host that made its own service on the directory can name the directory again."""
+    service = opened.add(PersistentSessionService(jpath, EchoAgent()))
+    runtime = opened.add(MobRuntime.open(jpath, EchoAgent(), session_service=service))
+    assert runtime.journal is service.journal  # not a second writer (that would be JournalLocked)
+    mob = runtime.create_mob(team())
+    mob.spawn("a", "worker", initial_prompt="hi")
+    assert [e.type for e in mob.events()] == ["mob_created", "member_spawned"]
