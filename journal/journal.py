@@ -263,8 +263,7 @@ class Journal:
                     try:
                         event = decode(value, after)
                     except codec.DECODE_ERRORS as e:
-                        stream_id, seq = self._locate(after)
-                        raise CorruptRecord(repr(e), stream_id=stream_id, seq=seq, position=after) from e
+                        raise self._damaged(after, e) from e
                     yield event
                 remaining -= len(rows)
                 continue
@@ -299,8 +298,7 @@ class Journal:
                     # Hand out the good events before the damaged one first (as read() does);
                     # the next scan starts at the damaged record and raises there.
                     return matched, scanned
-                stream_id, seq = self._locate(last)
-                raise CorruptRecord(repr(e), stream_id=stream_id, seq=seq, position=last) from e
+                raise self._damaged(last, e) from e
             if upcast:
                 event = self._upcast(event)
             if (types is None or event.type in types) and (tags is None or not tags.isdisjoint(event.tags)):
@@ -322,6 +320,11 @@ class Journal:
                 stream_id=stream_id, seq=seq, position=position,
             )
         return self._upcast(event) if self._upcasters else event
+
+    def _damaged(self, position: int, error: Exception) -> CorruptRecord:
+        """The error for an undecodable ``events`` record, naming its stream and seq if the index knows them."""
+        stream_id, seq = self._locate(position)
+        return CorruptRecord(repr(error), stream_id=stream_id, seq=seq, position=position)
 
     def _locate(self, position: int) -> tuple[str | None, int | None]:
         """Find which (stream, seq) the index maps to ``position``: only used to name a damaged record."""
