@@ -608,6 +608,11 @@ class EphemeralSessionService(SessionService):
     def list_sessions(self) -> list[SessionSummary]:
         return [_summary(live.view, True) for live in list(self._live.values()) if live.view is not None]
 
+    def session_belongs_to_mob(self, session_id: str, mob_id: str) -> bool:
+        """False: nothing here is durable (REQ-MOB-030), unless a running mob's supervisor answers."""
+        resolver = self._mob_resolvers.get(mob_id)
+        return super().session_belongs_to_mob(session_id, mob_id) if resolver is not None else False
+
     def archive(self, session_id: str) -> None:
         live = self._live.get(session_id)
         super().archive(session_id)

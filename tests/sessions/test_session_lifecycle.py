@@ -236,6 +236,9 @@ def test_session_belongs_to_mob(persistent, ephemeral, jpath):
     assert svc2.session_belongs_to_mob(bound.id, "mob-1") is False
     e = ephemeral()
     assert e.session_belongs_to_mob("garbage", "mob-1") is False
+    # The ephemeral service has no durable binding to answer from (reference table, section 1).
+    live_bound = e.create_session(m.CreateSessionRequest(binding=m.MobBinding("mob-1", "worker", "w1")))
+    assert e.session_belongs_to_mob(live_bound.id, "mob-1") is False
 
 
 def test_session_belongs_to_mob_never_raises_even_with_a_closed_journal(tmp_path):
