@@ -129,7 +129,12 @@ class SessionService:
             live = self._register(state)
         self._catalog_update(state, is_live=True)
         if req.initial_prompt is not None:
-            self.start_turn(session_id, StartTurnRequest(req.initial_prompt))
+            try:
+                self.start_turn(session_id, StartTurnRequest(req.initial_prompt))
+            except SessionError as e:
+                # The session exists (deferred); tell the caller which one, so it can retry the turn.
+                e.session_id = session_id
+                raise
         return self.read(live.id)
 
     def _revive(self, session_id: str, req: CreateSessionRequest) -> Session | None:
@@ -175,7 +180,10 @@ class SessionService:
     ) -> CoreApplyOutput:
         """Run one turn and commit it with a receipt; a second turn meanwhile gets ``SessionBusy``."""
         self._check_open()
-        boundary = RunApplyBoundary(boundary)
+        try:
+            boundary = RunApplyBoundary(boundary)
+        except ValueError:
+            raise InvalidRequest(f"boundary must be one of {[b.value for b in RunApplyBoundary]}, got {boundary!r}") from None
         live = self._get_live(session_id)
         if not live.turn_lock.acquire(blocking=False):
             raise SessionBusy(session_id)

@@ -277,3 +277,20 @@ def test_create_with_a_fresh_session_id_uses_it(make_service):
     s = svc.create_session(m.CreateSessionRequest(session_id=sid, initial_prompt="hi"))
     assert s.id == sid and len(s.messages) == 2
     assert [x.id for x in svc.list_sessions()] == [sid]
+
+
+def test_a_bad_boundary_is_an_invalid_request(persistent):
+    svc = persistent()
+    s = svc.create_session(m.CreateSessionRequest())
+    with pytest.raises(m.InvalidRequest, match="boundary"):
+        svc.apply_runtime_turn(s.id, m.new_id(), m.StartTurnRequest("x"), "sometimes", [])
+    assert svc.read(s.id).messages == []
+
+
+def test_a_failed_initial_prompt_names_the_session_it_created(persistent):
+    svc = persistent(ScriptedAgent([RuntimeError("model down")]))
+    with pytest.raises(m.AgentError) as ei:
+        svc.create_session(m.CreateSessionRequest(initial_prompt="hi"))
+    session_id = ei.value.session_id
+    assert svc.has_live_session(session_id)
+    assert svc.read(session_id).messages == []  # deferred: the turn can be retried
