@@ -528,6 +528,15 @@ class SessionService:
 
     def _current(self, live: _Live) -> SessionState:
         """The live session's state, bringing its actor back if it was passivated or crashed."""
+        # The common case without the service-wide lock: every turn passes here (twice), and under
+        # the GIL a lock contended by a hundred client threads costs more than the turn itself.
+        actor, view = live.actor, live.view
+        if actor is not None and view is not None and actor.is_alive():
+            try:
+                self._resident.move_to_end(live.id)
+            except KeyError:
+                pass  # passivated meanwhile: the view is still a durable state; an ask retries
+            return view
         with self._lock:
             if live.actor is not None and live.actor.is_alive():
                 self._resident.move_to_end(live.id)
@@ -691,6 +700,8 @@ class PersistentSessionService(SessionService):
         self._catalog_update(state, is_live=False)
 
     def _catalog_update(self, state: SessionState, is_live: bool) -> None:
+        if self._catalog is None:  # not loaded yet (nothing listed): no lock on the turn path
+            return
         with self._catalog_lock:
             if self._catalog is not None:
                 self._catalog[state.id] = None if state.archived else _summary(state, is_live)
