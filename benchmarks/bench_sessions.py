@@ -86,25 +86,29 @@ class NaiveSession(pykka.ThreadingActor):
         return self.seq
 
 
+def _ask_turns(refs: list[pykka.ActorRef], seconds: float) -> float:
+    """Turns/s with one client thread per actor, each asking its actor one turn after another."""
+    agent = TinyAgent()
+
+    def setup(i: int):
+        ref = refs[i]
+        counter = iter(range(10**12))
+
+        def op() -> None:
+            ref.ask({"user": f"turn {next(counter)}", "messages": agent.run_turn(None).messages})
+
+        return op
+
+    return run_threads(len(refs), seconds, setup)
+
+
 def naive_turns(seconds: float) -> tuple[float, float]:
     """Turns/s (= events/s) of the naive design with SESSIONS clients, one per session."""
-    agent = TinyAgent()
     with tempdir("bench-naive-") as path:
         env = lmdb.open(path, map_size=1 << 30)
         refs = [NaiveSession.start(env, i) for i in range(SESSIONS)]
         try:
-            def setup(i: int):
-                ref = refs[i]
-                counter = iter(range(10**12))
-
-                def op() -> None:
-                    prompt = f"turn {next(counter)}"
-                    outcome = agent.run_turn(None)
-                    ref.ask({"user": prompt, "messages": outcome.messages})
-
-                return op
-
-            rate = run_threads(SESSIONS, seconds, setup)
+            rate = _ask_turns(refs, seconds)
             with env.begin() as txn:
                 stored = txn.stat()["entries"]
             assert stored > 0
@@ -135,21 +139,10 @@ class FloorSession(pykka.ThreadingActor):
 
 def floor_turns(seconds: float) -> float:
     """Turns/s of FloorSession: the ceiling of ask + journal.append on this machine right now."""
-    agent = TinyAgent()
     with tempdir("bench-floor-") as path, journal.open(path, durability="sync") as j:
         refs = [FloorSession.start(j, i) for i in range(SESSIONS)]
         try:
-            def setup(i: int):
-                ref = refs[i]
-                counter = iter(range(10**12))
-
-                def op() -> None:
-                    prompt = f"turn {next(counter)}"
-                    ref.ask({"user": prompt, "messages": agent.run_turn(None).messages})
-
-                return op
-
-            return run_threads(SESSIONS, seconds, setup)
+            return _ask_turns(refs, seconds)
         finally:
             for ref in refs:
                 ref.stop()
