@@ -40,11 +40,11 @@ import msgpack  # noqa: E402
 import pykka  # noqa: E402
 
 import journal  # noqa: E402
-from mob_actors.events import session_stream  # noqa: E402
-from mob_actors.ids import new_id  # noqa: E402
-from mob_actors.model import CreateSessionRequest, RunApplyBoundary, StartTurnRequest, TurnOutcome  # noqa: E402
-from mob_actors.recovery import recover  # noqa: E402
-from mob_actors.service import PersistentSessionService  # noqa: E402
+from mob_actors.core.events import session_stream  # noqa: E402
+from mob_actors.core.ids import new_id  # noqa: E402
+from mob_actors.core.model import CreateSessionRequest, RunApplyBoundary, StartTurnRequest, TurnOutcome  # noqa: E402
+from mob_actors.core.recovery import recover  # noqa: E402
+from mob_actors.sessions.service import PersistentSessionService  # noqa: E402
 
 SESSIONS = 100
 REBUILD_EVENTS = 10_000
@@ -259,7 +259,7 @@ def rss_kb() -> dict[str, int]:
 
 def memory_child(sessions: int) -> None:
     """Create ``sessions`` sessions with one turn each (max_resident=1000); print a JSON report."""
-    from mob_actors.session_actor import SessionActor
+    from mob_actors.sessions.actor import SessionActor
 
     gc.collect()
     before = rss_kb()["VmRSS"]

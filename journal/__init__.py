@@ -15,47 +15,56 @@ Nothing is acknowledged before it is durable: under ``durability="sync"`` (the d
 append returns only after its transaction is fsynced.
 """
 
-from .errors import CorruptRecord, EventRejected, JournalClosed, JournalError, JournalLocked, ReadOnlyJournal, WrongExpectedVersion
-from .journal import Journal, open
-from .records import (
-    ANY,
-    NO_STREAM,
-    STREAM_EXISTS,
-    AppendResult,
-    AtomicWrite,
-    Event,
-    Expect,
-    Problem,
-    RecordedEvent,
-    Rejected,
-    Snapshot,
-    StreamInfo,
-    VerifyReport,
-)
-from .subscription import Subscription
+from __future__ import annotations
 
-__all__ = [
-    "ANY",
-    "NO_STREAM",
-    "STREAM_EXISTS",
-    "AppendResult",
-    "AtomicWrite",
-    "CorruptRecord",
-    "Event",
-    "EventRejected",
-    "Expect",
-    "Journal",
-    "JournalClosed",
-    "JournalError",
-    "JournalLocked",
-    "Problem",
-    "ReadOnlyJournal",
-    "RecordedEvent",
-    "Rejected",
-    "Snapshot",
-    "StreamInfo",
-    "Subscription",
-    "VerifyReport",
-    "WrongExpectedVersion",
-    "open",
-]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Each public name and the module that defines it, loaded on first use: code that only needs
+# the record types (``journal.Event``) does not load LMDB or start the writer machinery.
+_EXPORTS: dict[str, str] = {
+    "ANY": ".records",
+    "AppendResult": ".records",
+    "AtomicWrite": ".records",
+    "CorruptRecord": ".errors",
+    "Event": ".records",
+    "EventRejected": ".errors",
+    "Expect": ".records",
+    "Journal": ".journal",
+    "JournalClosed": ".errors",
+    "JournalError": ".errors",
+    "JournalLocked": ".errors",
+    "NO_STREAM": ".records",
+    "Problem": ".records",
+    "ReadOnlyJournal": ".errors",
+    "RecordedEvent": ".records",
+    "Rejected": ".records",
+    "STREAM_EXISTS": ".records",
+    "Snapshot": ".records",
+    "StreamInfo": ".records",
+    "Subscription": ".subscription",
+    "VerifyReport": ".records",
+    "WrongExpectedVersion": ".errors",
+    "open": ".journal",
+}
+
+if TYPE_CHECKING:
+    from .errors import CorruptRecord, EventRejected, JournalClosed, JournalError, JournalLocked, ReadOnlyJournal, WrongExpectedVersion
+    from .journal import Journal, open
+    from .records import ANY, AppendResult, AtomicWrite, Event, Expect, NO_STREAM, Problem, RecordedEvent, Rejected, STREAM_EXISTS, Snapshot, StreamInfo, VerifyReport
+    from .subscription import Subscription
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

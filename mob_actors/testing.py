@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Union
 
-from .model import TurnContext, TurnOutcome
+from .core.model import TurnContext, TurnOutcome
 
 Step = Union[str, TurnOutcome, BaseException, Callable[[TurnContext], TurnOutcome]]
 

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import journal
 
-from ..errors import SessionNotFound
-from ..model import Session
-from ..recovery import recover
+from ..core.errors import SessionNotFound
+from ..core.model import Session
+from ..core.recovery import recover
 
 __all__ = ["rebuild"]
 

@@ -26,8 +26,8 @@ from rich.table import Table
 
 import journal
 
-from .. import events as ev
-from ..errors import SessionNotFound, StoreError
+from ..core import events as ev
+from ..core.errors import SessionNotFound, StoreError
 from . import diff as diffing
 from . import export as exporting
 from .follow import follow

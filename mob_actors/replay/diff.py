@@ -15,7 +15,7 @@ from typing import Any
 
 import journal
 
-from ..state import SessionState
+from ..core.state import SessionState
 from .history import History
 from .jsonval import to_json
 from .source import Damaged, Item

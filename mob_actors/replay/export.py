@@ -29,9 +29,9 @@ from typing import Any
 
 import journal
 
-from .. import events as ev
-from ..errors import SessionNotFound, StoreError
-from ..state import SessionState, evolve
+from ..core import events as ev
+from ..core.errors import SessionNotFound, StoreError
+from ..core.state import SessionState, evolve
 from .jsonval import from_json, to_json
 from .source import Damaged, UsageError, read_stream
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import journal
 
-from .. import events as ev
+from ..core import events as ev
 from .source import Damaged, Item
 
 

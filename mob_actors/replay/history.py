@@ -16,10 +16,10 @@ from collections.abc import Iterator
 
 import journal
 
-from .. import events as ev
-from ..errors import SessionNotFound, StoreError
-from ..recovery import recover
-from ..state import SessionState, evolve
+from ..core import events as ev
+from ..core.errors import SessionNotFound, StoreError
+from ..core.recovery import recover
+from ..core.state import SessionState, evolve
 from .export import ExportFile, is_export_file, load_export
 from .source import Item, UsageError, open_journal, read_stream, resolve_session, session_ids
 

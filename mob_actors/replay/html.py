@@ -19,7 +19,7 @@ from typing import Any
 
 import journal
 
-from .. import events as ev
+from ..core import events as ev
 from .jsonval import to_json
 from .source import Damaged, Item
 from .timeline import is_tool_message, iso_time, short_time, summarize, user_prompt

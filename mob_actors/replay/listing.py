@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 import journal
 
-from .. import events as ev
-from ..errors import MobError
-from ..mob_state import MobState, evolve_mob
+from ..core import events as ev
+from ..core.errors import MobError
+from ..core.mob import MobState, evolve_mob
 from .source import Damaged, read_everything
 
 # The session events that change whether a session is live, and what each makes it.

@@ -13,9 +13,9 @@ from typing import Any
 
 import journal
 
-from .. import events as ev
-from ..errors import MobError
-from ..mob_state import MobState, MobStatus, evolve_mob
+from ..core import events as ev
+from ..core.errors import MobError
+from ..core.mob import MobState, MobStatus, evolve_mob
 from .jsonval import to_json
 from .listing import SESSION_LIFECYCLE
 from .source import Damaged, read_stream

@@ -16,8 +16,8 @@ from itertools import islice
 
 import journal
 
-from .. import events as ev
-from ..errors import SessionNotFound
+from ..core import events as ev
+from ..core.errors import SessionNotFound
 
 
 class UsageError(Exception):

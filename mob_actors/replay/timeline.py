@@ -15,7 +15,7 @@ from typing import Any
 
 import journal
 
-from .. import events as ev
+from ..core import events as ev
 from .jsonval import to_json
 from .source import Damaged, Item
 

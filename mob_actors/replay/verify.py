@@ -43,10 +43,10 @@ from typing import Any
 
 import journal
 
-from .. import events as ev
-from ..errors import MobError, StoreError
-from ..mob_state import MobState, evolve_mob
-from ..state import ReplayMismatch, SessionState, evolve
+from ..core import events as ev
+from ..core.errors import MobError, StoreError
+from ..core.mob import MobState, evolve_mob
+from ..core.state import ReplayMismatch, SessionState, evolve
 from .source import Damaged, Item, open_journal, read_everything, read_stream
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from typing import Any
 import pykka
 
 from mob_actors import MobDefinition, MobRuntime, Profile
-from mob_actors.session_actor import SessionActor
+from mob_actors.sessions.actor import SessionActor
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent

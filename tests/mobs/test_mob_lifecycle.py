@@ -31,9 +31,9 @@ from mob_actors import (
     StartTurnRequest,
     StoreError,
 )
-from mob_actors import events as ev
-from mob_actors.mob_state import fold_mob
-from mob_actors.supervisor import PERSISTENT_CONTRACT
+from mob_actors.core import events as ev
+from mob_actors.core.mob import fold_mob
+from mob_actors.mobs.supervisor import PERSISTENT_CONTRACT
 from mob_actors.testing import EchoAgent, ScriptedAgent
 from mob_helpers import messages, team
 

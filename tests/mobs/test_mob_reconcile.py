@@ -15,7 +15,7 @@ from mob_actors import (
     MobError,
     MobStatus,
 )
-from mob_actors import events as ev
+from mob_actors.core import events as ev
 from mob_actors.testing import ScriptedAgent
 from mob_helpers import messages, team
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from mob_actors import MobDefinition, MobError, MobStatus, Profile
-from mob_actors import events as ev
-from mob_actors.mob_state import MobState, evolve_mob, fold_mob
+from mob_actors.core import events as ev
+from mob_actors.core.mob import MobState, evolve_mob, fold_mob
 
 DEF = MobDefinition("m", {"w": Profile("w", "sys", {"k": 1})}, (("a", "b"),))
 

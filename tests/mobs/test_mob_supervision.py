@@ -13,7 +13,7 @@ import time
 import pytest
 
 from mob_actors import CreateSessionRequest, MemberState, MobError
-from mob_actors.supervisor import BACKOFF_BASE_S, MAX_FAILURES
+from mob_actors.mobs.supervisor import BACKOFF_BASE_S, MAX_FAILURES
 from mob_helpers import messages, session_actor_urns, team, wait_for
 
 

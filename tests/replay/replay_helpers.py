@@ -26,7 +26,7 @@ from mob_actors import (
     TurnContext,
     TurnOutcome,
 )
-from mob_actors.runtime import MobRuntime
+from mob_actors.mobs.runtime import MobRuntime
 from mob_actors.testing import EchoAgent, ScriptedAgent
 
 REPO = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ import threading
 import time
 
 from mob_actors import CreateSessionRequest, MobDefinition, PersistentSessionService, Profile, StartTurnRequest
-from mob_actors.runtime import MobRuntime
+from mob_actors.mobs.runtime import MobRuntime
 from mob_actors.testing import EchoAgent
 
 LIMIT_S = 30.0  # never outlive a test that forgot us

@@ -204,7 +204,7 @@ def test_mob_roster(world: World, run) -> None:
 
 
 def test_mob_epochs_after_a_reset(world_copy: World, run) -> None:
-    from mob_actors.runtime import MobRuntime
+    from mob_actors.mobs.runtime import MobRuntime
     from mob_actors.testing import EchoAgent
 
     with MobRuntime.open(world_copy.path, EchoAgent()) as runtime:

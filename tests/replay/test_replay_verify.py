@@ -246,7 +246,7 @@ def test_verify_export_file(world: World, tmp_path, run) -> None:
 
 
 def test_a_destroyed_mob_leaves_no_false_alarm(world_copy: World, run) -> None:
-    from mob_actors.runtime import MobRuntime
+    from mob_actors.mobs.runtime import MobRuntime
     from mob_actors.testing import EchoAgent
 
     with MobRuntime.open(world_copy.path, EchoAgent()) as runtime:

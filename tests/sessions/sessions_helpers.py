@@ -15,14 +15,14 @@ from typing import Any
 import pykka
 
 import journal
-from mob_actors.session_actor import SessionActor
+from mob_actors.sessions.actor import SessionActor
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 
 
 def digest_of(messages: list) -> str:
-    """The conversation digest, computed independently of mob_actors.digest."""
+    """The conversation digest, computed independently of mob_actors.core.digest."""
     raw = json.dumps(messages, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     return hashlib.sha256(raw).hexdigest()
 

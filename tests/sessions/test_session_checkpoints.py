@@ -13,7 +13,7 @@ import pytest
 
 import journal
 import mob_actors as m
-from mob_actors.recovery import recover
+from mob_actors.core.recovery import recover
 from mob_actors.testing import EchoAgent
 
 from sessions_helpers import InThread, digest_of, event_types, stream_of, wait_until

@@ -9,7 +9,7 @@ import time
 
 import journal
 import mob_actors as m
-from mob_actors.recovery import recover
+from mob_actors.core.recovery import recover
 from mob_actors.testing import EchoAgent
 
 from sessions_helpers import HERE, PYTHON, Lines, child_env, stream_of

@@ -15,12 +15,12 @@ import uuid
 
 import pytest
 
-from mob_actors import decide
-from mob_actors.digest import RunningDigest, canonical_json, conversation_digest
-from mob_actors.ids import new_id
-from mob_actors.model import CreateSessionRequest, RunApplyBoundary, StartTurnRequest, TurnOutcome
-from mob_actors.state import evolve
-from mob_actors.streams import EventHub
+from mob_actors.core import decide
+from mob_actors.core.digest import RunningDigest, canonical_json, conversation_digest
+from mob_actors.core.ids import new_id
+from mob_actors.core.model import CreateSessionRequest, RunApplyBoundary, StartTurnRequest, TurnOutcome
+from mob_actors.core.state import evolve
+from mob_actors.sessions.streams import EventHub
 
 ODD_MESSAGES = [
     {"role": "user", "content": "h\u00e9llo \u2028 \"q\" \\ \n\t \U0001f600"},

@@ -7,9 +7,9 @@ import collections
 import threading
 from typing import Any
 
-from .events import now_ms
-from .ids import new_id
-from .model import EventEnvelope
+from ..core.events import now_ms
+from ..core.ids import new_id
+from ..core.model import EventEnvelope
 
 CAPACITY = 256  # a subscriber further behind than this skips ahead (one stream_truncated marks it)
 

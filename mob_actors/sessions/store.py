@@ -11,10 +11,10 @@ from typing import Protocol
 
 import journal
 
-from . import events as ev
-from .errors import StoreError
-from .recovery import recover
-from .state import SessionState
+from ..core import events as ev
+from ..core.errors import StoreError
+from ..core.recovery import recover
+from ..core.state import SessionState
 
 
 class SessionStore(Protocol):

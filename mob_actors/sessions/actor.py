@@ -21,11 +21,11 @@ from typing import Any
 import journal
 import pykka
 
-from . import decide
-from .errors import CallbackPending, SessionError, SessionNotFound
-from .events import now_ms
-from .model import RunApplyBoundary, RunBoundaryReceipt, StartTurnRequest, TurnOutcome
-from .state import SessionState, evolve
+from ..core import decide
+from ..core.errors import CallbackPending, SessionError, SessionNotFound
+from ..core.events import now_ms
+from ..core.model import RunApplyBoundary, RunBoundaryReceipt, StartTurnRequest, TurnOutcome
+from ..core.state import SessionState, evolve
 from .store import SessionStore
 
 log = logging.getLogger(__name__)

@@ -23,9 +23,9 @@ from typing import Any, Literal
 import journal
 import pykka
 
-from . import decide
+from ..core import decide
 from .adapter import RuntimeAdapter
-from .errors import (
+from ..core.errors import (
     AgentError,
     CallbackPending,
     InvalidRequest,
@@ -37,9 +37,9 @@ from .errors import (
     StoreError,
     StreamNotFound,
 )
-from .events import now_ms, register_upcasters
-from .ids import check_id, new_id
-from .model import (
+from ..core.events import now_ms, register_upcasters
+from ..core.ids import check_id, new_id
+from ..core.model import (
     CoreApplyOutput,
     CreateSessionRequest,
     HistoryPage,
@@ -52,8 +52,8 @@ from .model import (
     TurnContext,
     TurnOutcome,
 )
-from .session_actor import AcceptInput, ActorHooks, AppendContext, Checkpoint, CheckpointGate, CommitTurn, Record, SessionActor, TurnCommitted
-from .state import SessionState, evolve
+from .actor import AcceptInput, ActorHooks, AppendContext, Checkpoint, CheckpointGate, CommitTurn, Record, SessionActor, TurnCommitted
+from ..core.state import SessionState, evolve
 from .store import JournalStore, MemoryStore, SessionStore
 from .streams import EventHub, EventStream
 

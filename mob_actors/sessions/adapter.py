@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from .errors import InvalidRequest
-from .ids import check_id, new_id
-from .model import CoreApplyOutput, InputState, RunApplyBoundary, StartTurnRequest
+from ..core.errors import InvalidRequest
+from ..core.ids import check_id, new_id
+from ..core.model import CoreApplyOutput, InputState, RunApplyBoundary, StartTurnRequest
 
 if TYPE_CHECKING:
     from .service import SessionService

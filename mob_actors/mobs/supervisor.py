@@ -20,11 +20,11 @@ import time
 import journal
 import pykka
 
-from . import events as ev
-from .errors import InvalidTransition, MobError, SessionError, SessionNotFound, SessionNotRunning
-from .mob_state import Member, MemberState, MobState, MobStatus, evolve_mob
-from .model import CreateSessionRequest, MobBinding
-from .service import SessionService
+from ..core import events as ev
+from ..core.errors import InvalidTransition, MobError, SessionError, SessionNotFound, SessionNotRunning
+from ..core.mob import Member, MemberState, MobState, MobStatus, evolve_mob
+from ..core.model import CreateSessionRequest, MobBinding
+from ..sessions.service import SessionService
 
 log = logging.getLogger(__name__)
 

@@ -9,11 +9,11 @@ from typing import Any
 import journal
 import pykka
 
-from . import events as ev
-from .errors import MobError
-from .mob_state import Member, MobDefinition, MobState, MobStatus, fold_mob
-from .model import RunResult, StartTurnRequest
-from .service import PersistentSessionService, SessionService
+from ..core import events as ev
+from ..core.errors import MobError
+from ..core.mob import Member, MobDefinition, MobState, MobStatus, fold_mob
+from ..core.model import RunResult, StartTurnRequest
+from ..sessions.service import PersistentSessionService, SessionService
 from .supervisor import MobSupervisor, check_persistent
 
 log = logging.getLogger(__name__)
