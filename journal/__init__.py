@@ -49,10 +49,10 @@ _EXPORTS: dict[str, str] = {
 }
 
 if TYPE_CHECKING:
-    from .errors import CorruptRecord, EventRejected, JournalClosed, JournalError, JournalLocked, ReadOnlyJournal, WrongExpectedVersion
-    from .journal import Journal, open
-    from .records import ANY, AppendResult, AtomicWrite, Event, Expect, NO_STREAM, Problem, RecordedEvent, Rejected, STREAM_EXISTS, Snapshot, StreamInfo, VerifyReport
-    from .subscription import Subscription
+    from .errors import CorruptRecord as CorruptRecord, EventRejected as EventRejected, JournalClosed as JournalClosed, JournalError as JournalError, JournalLocked as JournalLocked, ReadOnlyJournal as ReadOnlyJournal, WrongExpectedVersion as WrongExpectedVersion
+    from .journal import Journal as Journal, open as open
+    from .records import ANY as ANY, AppendResult as AppendResult, AtomicWrite as AtomicWrite, Event as Event, Expect as Expect, NO_STREAM as NO_STREAM, Problem as Problem, RecordedEvent as RecordedEvent, Rejected as Rejected, STREAM_EXISTS as STREAM_EXISTS, Snapshot as Snapshot, StreamInfo as StreamInfo, VerifyReport as VerifyReport
+    from .subscription import Subscription as Subscription
 
 __all__ = sorted(_EXPORTS)
 

@@ -68,15 +68,15 @@ _EXPORTS: dict[str, str] = {
 }
 
 if TYPE_CHECKING:
-    from .core.errors import AgentError, CallbackPending, Conflict, InvalidRequest, InvalidTransition, MobError, PersistenceDisabled, SessionBusy, SessionError, SessionNotFound, SessionNotRunning, StoreError, StreamError, StreamNotFound, Unsupported
-    from .core.ids import new_id
-    from .core.mob import Member, MemberState, MobDefinition, MobState, MobStatus, Profile
-    from .core.model import Agent, CoreApplyOutput, CreateSessionRequest, EventEnvelope, HistoryPage, InputState, MobBinding, RunApplyBoundary, RunBoundaryReceipt, RunResult, Session, SessionSummary, StartTurnRequest, TurnContext, TurnOutcome
-    from .core.state import ReplayMismatch
-    from .mobs.runtime import MobHandle, MobRuntime
-    from .sessions.adapter import RuntimeAdapter
-    from .sessions.service import EphemeralSessionService, PersistentSessionService, SessionService
-    from .sessions.streams import EventStream
+    from .core.errors import AgentError as AgentError, CallbackPending as CallbackPending, Conflict as Conflict, InvalidRequest as InvalidRequest, InvalidTransition as InvalidTransition, MobError as MobError, PersistenceDisabled as PersistenceDisabled, SessionBusy as SessionBusy, SessionError as SessionError, SessionNotFound as SessionNotFound, SessionNotRunning as SessionNotRunning, StoreError as StoreError, StreamError as StreamError, StreamNotFound as StreamNotFound, Unsupported as Unsupported
+    from .core.ids import new_id as new_id
+    from .core.mob import Member as Member, MemberState as MemberState, MobDefinition as MobDefinition, MobState as MobState, MobStatus as MobStatus, Profile as Profile
+    from .core.model import Agent as Agent, CoreApplyOutput as CoreApplyOutput, CreateSessionRequest as CreateSessionRequest, EventEnvelope as EventEnvelope, HistoryPage as HistoryPage, InputState as InputState, MobBinding as MobBinding, RunApplyBoundary as RunApplyBoundary, RunBoundaryReceipt as RunBoundaryReceipt, RunResult as RunResult, Session as Session, SessionSummary as SessionSummary, StartTurnRequest as StartTurnRequest, TurnContext as TurnContext, TurnOutcome as TurnOutcome
+    from .core.state import ReplayMismatch as ReplayMismatch
+    from .mobs.runtime import MobHandle as MobHandle, MobRuntime as MobRuntime
+    from .sessions.adapter import RuntimeAdapter as RuntimeAdapter
+    from .sessions.service import EphemeralSessionService as EphemeralSessionService, PersistentSessionService as PersistentSessionService, SessionService as SessionService
+    from .sessions.streams import EventStream as EventStream
 
 __all__ = sorted(_EXPORTS)
 
