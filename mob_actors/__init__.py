@@ -24,6 +24,7 @@ _EXPORTS: dict[str, str] = {
     "AgentError": ".core.errors",
     "CallbackPending": ".core.errors",
     "Conflict": ".core.errors",
+    "Error": ".core.errors",
     "CoreApplyOutput": ".core.model",
     "CreateSessionRequest": ".core.model",
     "EphemeralSessionService": ".sessions.service",
@@ -68,7 +69,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 if TYPE_CHECKING:
-    from .core.errors import AgentError as AgentError, CallbackPending as CallbackPending, Conflict as Conflict, InvalidRequest as InvalidRequest, InvalidTransition as InvalidTransition, MobError as MobError, PersistenceDisabled as PersistenceDisabled, SessionBusy as SessionBusy, SessionError as SessionError, SessionNotFound as SessionNotFound, SessionNotRunning as SessionNotRunning, StoreError as StoreError, StreamError as StreamError, StreamNotFound as StreamNotFound, Unsupported as Unsupported
+    from .core.errors import AgentError as AgentError, Error as Error, CallbackPending as CallbackPending, Conflict as Conflict, InvalidRequest as InvalidRequest, InvalidTransition as InvalidTransition, MobError as MobError, PersistenceDisabled as PersistenceDisabled, SessionBusy as SessionBusy, SessionError as SessionError, SessionNotFound as SessionNotFound, SessionNotRunning as SessionNotRunning, StoreError as StoreError, StreamError as StreamError, StreamNotFound as StreamNotFound, Unsupported as Unsupported
     from .core.ids import new_id as new_id
     from .core.mob import Member as Member, MemberState as MemberState, MobDefinition as MobDefinition, MobState as MobState, MobStatus as MobStatus, Profile as Profile
     from .core.model import Agent as Agent, CoreApplyOutput as CoreApplyOutput, CreateSessionRequest as CreateSessionRequest, EventEnvelope as EventEnvelope, HistoryPage as HistoryPage, InputState as InputState, MobBinding as MobBinding, RunApplyBoundary as RunApplyBoundary, RunBoundaryReceipt as RunBoundaryReceipt, RunResult as RunResult, Session as Session, SessionSummary as SessionSummary, StartTurnRequest as StartTurnRequest, TurnContext as TurnContext, TurnOutcome as TurnOutcome

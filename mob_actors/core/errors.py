@@ -1,9 +1,18 @@
-"""Errors of the session services and mobs. Every session error carries a stable ``.code``."""
+"""Errors of the session services and mobs: one tree under :class:`Error`.
+
+Every error carries a stable ``.code`` that hosts can match on without parsing messages.
+"""
 
 from __future__ import annotations
 
 
-class SessionError(Exception):
+class Error(Exception):
+    """Root of every error that :mod:`mob_actors` raises; catch it to catch them all."""
+
+    code = "MOB_ACTORS_ERROR"
+
+
+class SessionError(Error):
     """Base of the session service errors."""
 
     code = "SESSION_ERROR"
@@ -89,7 +98,7 @@ class Conflict(SessionError):
     code = "SESSION_SYSTEM_CONTEXT_CONFLICT"
 
 
-class StreamError(Exception):
+class StreamError(Error):
     """Base of event-stream errors."""
 
     code = "STREAM_ERROR"
@@ -99,8 +108,10 @@ class StreamNotFound(StreamError):
     code = "STREAM_NOT_FOUND"
 
 
-class MobError(Exception):
+class MobError(Error):
     """Base of mob errors."""
+
+    code = "MOB_ERROR"
 
 
 class InvalidTransition(MobError):
