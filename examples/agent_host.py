@@ -9,6 +9,7 @@ given as the first argument) and carries on from the round where the first one s
 from __future__ import annotations
 
 import argparse
+import textwrap
 
 from mob_actors import MobDefinition, MobRuntime, MobStatus, Profile, TurnContext, TurnOutcome
 
@@ -21,11 +22,12 @@ class TeamAgent:
     def run_turn(self, ctx: TurnContext) -> TurnOutcome:
         system = next((m["content"] for m in ctx.session.messages if m["role"] == "system"), "")
         turns = sum(1 for m in ctx.session.messages if m["role"] == "user") + 1
-        prompt = ctx.request.prompt
+        # Whole words only: a reply cut mid-word reads like a bug in the library.
+        prompt = textwrap.shorten(ctx.request.prompt, width=60, placeholder=" ...")
         if "lead" in system:
-            text = f"Plan #{turns}: split '{prompt[:40]}' between the helpers."
+            text = f"Plan #{turns}: split '{prompt}' between the helpers."
         else:
-            text = f"Done with part {turns} of: {prompt[:40]}"
+            text = f"Done with part {turns} of: {prompt}"
         ctx.emit("text_delta", delta=text)
         return TurnOutcome([{"role": "assistant", "content": text}], text, {"output_tokens": len(text.split())})
 
@@ -73,6 +75,15 @@ def main() -> None:
                 print(f"{helper} > {reply.text}")
         print(f"\n{sum(len(runtime.service.read(m.session_id).messages) for m in mob.members())} messages across the mob, all durable.")
         mob.stop()  # a clean stop; the next run resumes it
+        lead_id = mob.member("lead").session_id
+    print(
+        "\nTry next (the tool reads the journal, also while a host writes it):\n"
+        f"  .venv/bin/mob-replay ls {args.journal_dir}\n"
+        f"  .venv/bin/mob-replay mob {args.journal_dir} {MOB_ID}\n"
+        f"  .venv/bin/mob-replay show {args.journal_dir} {lead_id}\n"
+        f"  .venv/bin/mob-replay html {args.journal_dir} {lead_id} -o lead.html\n"
+        "  make demo    # again: the mob resumes where it stopped"
+    )
 
 
 if __name__ == "__main__":
