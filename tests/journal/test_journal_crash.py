@@ -6,10 +6,13 @@ import os
 import random
 import signal
 import time
+from pathlib import Path
 
 import journal
 
-from conftest import Lines, spawn
+from support import Lines, spawn
+
+CHILD = Path(__file__).with_name("crash_child.py")
 
 
 def _check(jr: journal.Journal, acked: dict[str, tuple[str, int, int]]) -> int:
@@ -55,7 +58,7 @@ def test_sigkill_loses_no_acknowledged_write_and_tears_none(jpath):
     while children < 24 or (children < 60 and sum(acked_per_child) < 300):
         assert time.monotonic() < deadline, f"crash test ran out of time (seed {seed})"
         early = children in (0, 7)  # twice: kill without waiting for "ready" (mid-startup / mid-open)
-        proc = spawn("crash_child.py", jpath, children)
+        proc = spawn(CHILD, jpath, children)
         lines = Lines(proc)
         try:
             if not early:

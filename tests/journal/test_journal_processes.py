@@ -6,15 +6,17 @@ import os
 import signal
 import statistics
 import subprocess
-import sys
 import time
+from pathlib import Path
 
 import pytest
 
 import journal
 from journal import Event, JournalLocked
 
-from conftest import Lines, child_env, run_code, spawn
+from support import Lines, run_python, spawn
+
+SUBSCRIBER = Path(__file__).with_name("ro_subscriber_child.py")
 
 TRY_WRITER = """
 import sys, journal
@@ -42,7 +44,7 @@ time.sleep(120)
 def test_second_writer_process_is_locked_out(jpath):
     with journal.open(jpath) as w:
         w.append("s", [Event("e", "parent")])
-        res = run_code(TRY_WRITER, jpath)
+        res = run_python("-c", TRY_WRITER, jpath)
         assert res.returncode == 0, res.stderr
         first, second = res.stdout.splitlines()
         assert first.startswith("locked ")
@@ -51,7 +53,7 @@ def test_second_writer_process_is_locked_out(jpath):
         assert second == "head 1 ['parent']"
         w.append("s", [Event("e", "parent-2")])  # the writer is undisturbed
     # Once the writer has closed, another process can write.
-    res = run_code(TRY_WRITER, jpath)
+    res = run_python("-c", TRY_WRITER, jpath)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "wrote 3"
     with journal.open(jpath, readonly=True) as r:
@@ -59,7 +61,7 @@ def test_second_writer_process_is_locked_out(jpath):
 
 
 def test_killed_writer_releases_the_lock(jpath):
-    proc = subprocess.Popen([sys.executable, "-c", HOLD_WRITER, jpath], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env())
+    proc = spawn("-c", HOLD_WRITER, jpath)
     lines = Lines(proc)
     try:
         assert lines.line() == "ready"
@@ -81,7 +83,7 @@ def test_killed_writer_releases_the_lock(jpath):
 
 
 def _start_subscriber(jpath: str, after: int = 0, map_size: int = 0) -> tuple[subprocess.Popen, Lines, int]:
-    proc = spawn("ro_subscriber_child.py", jpath, after, map_size, stdin=subprocess.PIPE)
+    proc = spawn(SUBSCRIBER, jpath, after, map_size, stdin=subprocess.PIPE)
     lines = Lines(proc)
     ready = lines.line()
     assert ready.startswith("ready "), ready
@@ -155,7 +157,7 @@ except journal.JournalError as e:
     print(type(e).__name__, "|", e)
 """
     missing = tmp_path / "missing"
-    res = run_code(code, missing)
+    res = run_python("-c", code, missing)
     assert res.returncode == 0, res.stderr
     name, msg = res.stdout.strip().split(" | ", 1)
     assert name == "JournalError"
@@ -200,7 +202,7 @@ j.close()
 
 def test_journal_inherited_across_fork_fails_fast_in_the_child(jpath):
     # The fork happens in a separate process (never fork the test process with a journal open).
-    res = run_code(FORK_CHILD, jpath, timeout=30)
+    res = run_python("-c", FORK_CHILD, jpath, timeout=30)
     assert res.returncode == 0, res.stderr
     child, status, parent = res.stdout.splitlines()
     assert child.split() == [

@@ -11,52 +11,43 @@ either way only whole user/assistant pairs.
 from __future__ import annotations
 
 import json
-import queue
 import signal
-import threading
 import time
+from pathlib import Path
 
 from mob_actors import MemberState, MobStatus
 from mob_actors.testing import ScriptedAgent
-from mob_helpers import spawn_script
+
+from support import Lines, spawn
 
 WIRES = {"red": {("boss", "r1"), ("boss", "r2")}, "blue": {("chief", "b1"), ("b2", "b3")}}
 SYSTEM = {"lead": "You lead.", "worker": "You work."}
 TARGET_ACKS = 60
+HOST = Path(__file__).with_name("host_script.py")
 
 
-def read_lines(proc, lines: queue.Queue) -> None:
-    for line in proc.stdout:
-        lines.put(line)
-    lines.put(None)
+def parse_ack(line: str) -> tuple[str, str, str, str]:
+    _, mob_id, member_id, prompt, reply = line.split()
+    return mob_id, member_id, prompt, reply
 
 
 def test_sigkilled_host_loses_no_acknowledged_turn_and_keeps_no_half_turn(open_runtime, jpath) -> None:
-    proc = spawn_script("host_script.py", jpath)
-    lines: queue.Queue = queue.Queue()
-    reader = threading.Thread(target=read_lines, args=(proc, lines), daemon=True)
-    reader.start()
-    ready = None
-    acks: list[tuple[str, str, str, str]] = []
+    proc = spawn(HOST, jpath)
+    lines = Lines(proc)
+    seen_acks = 0
     deadline = time.monotonic() + 30
     try:
-        while len(acks) < TARGET_ACKS:
-            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-            assert line is not None, f"host exited early: {proc.stderr.read()}"
-            if line.startswith("READY "):
-                ready = json.loads(line[len("READY "):])
-            elif line.startswith("ACK "):
-                _, mob_id, member_id, prompt, reply = line.split()
-                acks.append((mob_id, member_id, prompt, reply))
+        while seen_acks < TARGET_ACKS:
+            if lines.line(timeout=max(0.1, deadline - time.monotonic())).startswith("ACK "):
+                seen_acks += 1
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
     assert proc.returncode == -signal.SIGKILL
-    reader.join(5)
-    while (line := lines.get_nowait()) is not None:  # whatever was printed before the kill counts
-        if line.startswith("ACK ") and line.endswith("\n"):
-            _, mob_id, member_id, prompt, reply = line.split()
-            acks.append((mob_id, member_id, prompt, reply))
+    # Every complete line printed before the kill counts, including those not read yet.
+    printed = lines.finish()
+    ready = next((json.loads(line[len("READY "):]) for line in printed if line.startswith("READY ")), None)
+    acks = [parse_ack(line) for line in printed if line.startswith("ACK ")]
     proc.stderr.close()
     proc.stdout.close()
     assert ready is not None and len(acks) >= TARGET_ACKS

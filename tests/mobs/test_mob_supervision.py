@@ -14,7 +14,9 @@ import pytest
 
 from mob_actors import CreateSessionRequest, MemberState, MobError
 from mob_actors.mobs.supervisor import BACKOFF_BASE_S, MAX_FAILURES
-from mob_helpers import messages, session_actor_urns, team, wait_for
+
+from mob_helpers import messages, session_actor_urns, team
+from support import wait_until
 
 
 def crash(runtime, session_id: str) -> tuple[str, set[str]]:
@@ -22,18 +24,27 @@ def crash(runtime, session_id: str) -> tuple[str, set[str]]:
     ref = runtime.service.actor_ref(session_id)
     others = session_actor_urns() - {ref.actor_urn}
     ref.tell(object())
-    assert wait_for(lambda: not ref.is_alive(), 2.0), "the actor did not die"
+    wait_until(lambda: not ref.is_alive(), 2.0, "the crashed actor to die")
     return ref.actor_urn, others
 
 
-def wait_restarted(old_urn: str, others: set[str], timeout: float = 1.0) -> str | None:
-    """The URN of the one new session actor that appears, or None within ``timeout``."""
+def new_actor(old_urn: str, others: set[str]) -> str | None:
+    """The URN of the one session actor that is neither the crashed one nor one of ``others``."""
+    fresh = session_actor_urns() - others - {old_urn}
+    return next(iter(fresh)) if len(fresh) == 1 else None
 
-    def new() -> str | None:
-        fresh = session_actor_urns() - others - {old_urn}
-        return next(iter(fresh)) if len(fresh) == 1 else None
 
-    return wait_for(new, timeout)
+def wait_restarted(old_urn: str, others: set[str], timeout: float = 1.0, message: str = "a restarted actor") -> str:
+    """The URN of the one new session actor; AssertionError if none appears within ``timeout``."""
+    return wait_until(lambda: new_actor(old_urn, others), timeout, message)
+
+
+def assert_not_restarted(old_urn: str, others: set[str], window: float) -> None:
+    """No new session actor appears during ``window`` seconds."""
+    deadline = time.monotonic() + window
+    while time.monotonic() < deadline:
+        assert new_actor(old_urn, others) is None, "a crashed actor was restarted"
+        time.sleep(0.005)
 
 
 def test_a_crashed_member_actor_is_restarted_from_its_journal(runtime) -> None:
@@ -44,9 +55,8 @@ def test_a_crashed_member_actor_is_restarted_from_its_journal(runtime) -> None:
     history = messages(runtime, a.session_id)
     started = time.monotonic()
     old, others = crash(runtime, a.session_id)
-    new = wait_restarted(old, others)
+    new = wait_restarted(old, others, message="a new actor within a second")
     elapsed = time.monotonic() - started
-    assert new is not None, "no new actor within a second"
     assert elapsed >= BACKOFF_BASE_S * 0.9  # restarted after the backoff, not at once
     assert runtime.service.actor_ref(a.session_id).actor_urn == new  # the supervisor's, not a lazy one
     assert session_actor_urns() == others | {new}  # b's actor was untouched
@@ -68,14 +78,13 @@ def test_three_crashes_within_a_minute_mark_the_member_broken(open_runtime) -> N
     for n in range(1, MAX_FAILURES):
         started = time.monotonic()
         old, others = crash(runtime, a.session_id)
-        assert wait_restarted(old, others) is not None, f"crash {n} was not restarted"
+        wait_restarted(old, others, message=f"the restart after crash {n}")
         assert time.monotonic() - started >= BACKOFF_BASE_S * 2 ** (n - 1) * 0.9  # the backoff grows
         assert mob.member("a").state is MemberState.ACTIVE
     old, others = crash(runtime, a.session_id)
-    member = wait_for(lambda: (m := mob.member("a")).state is MemberState.BROKEN and m, 2.0)
-    assert member, "the member was not marked broken"
+    member = wait_until(lambda: (m := mob.member("a")).state is MemberState.BROKEN and m, 2.0, "the member to be marked broken")
     assert f"crashed {MAX_FAILURES} times" in member.error and "TypeError" in member.error
-    assert wait_restarted(old, others, timeout=0.3) is None  # no restart once broken
+    assert_not_restarted(old, others, 0.3)  # no restart once broken
     assert mob.member("b").wired_to == ()  # a wire to a broken peer is not in effect
     with pytest.raises(MobError, match="restore failed"):
         mob.turn("a", "anyone?")
@@ -93,10 +102,11 @@ def test_three_crashes_within_a_minute_mark_the_member_broken(open_runtime) -> N
 def test_a_broken_member_is_cleared_by_respawn(runtime) -> None:
     mob = runtime.create_mob(team())
     a = mob.spawn("a", "worker")
-    for _ in range(MAX_FAILURES):
+    for n in range(1, MAX_FAILURES + 1):
         old, others = crash(runtime, a.session_id)
-        wait_restarted(old, others)
-    assert wait_for(lambda: mob.member("a").state is MemberState.BROKEN, 2.0)
+        if n < MAX_FAILURES:  # the last crash marks it broken instead
+            wait_restarted(old, others, message=f"the restart after crash {n}")
+    wait_until(lambda: mob.member("a").state is MemberState.BROKEN, 2.0, "the member to be marked broken")
     mob.retire("a")
     fresh = mob.spawn("a", "worker")
     assert fresh.state is MemberState.ACTIVE and fresh.error is None
@@ -109,7 +119,7 @@ def test_a_crashed_member_of_a_stopped_mob_restarts_with_its_checkpointer_still_
     a = mob.spawn("a", "worker", initial_prompt="x")
     mob.stop()
     old, others = crash(runtime, a.session_id)
-    assert wait_restarted(old, others) is not None
+    wait_restarted(old, others)
     assert not runtime.service.checkpointer_armed(a.session_id)
     assert runtime.service.checkpoint(a.session_id) is False
 
@@ -119,7 +129,7 @@ def test_sessions_that_are_not_members_are_not_restarted_by_a_mob(runtime) -> No
     mob.spawn("a", "worker")
     plain = runtime.service.create_session(CreateSessionRequest(initial_prompt="not a member"))
     old, others = crash(runtime, plain.id)
-    assert wait_restarted(old, others, timeout=0.4) is None
+    assert_not_restarted(old, others, 0.4)
     # The service still brings it back lazily on the next access, with its history.
     assert [m["content"] for m in messages(runtime, plain.id)] == ["not a member", "echo: not a member"]
 
@@ -130,6 +140,6 @@ def test_crashes_of_different_members_are_counted_separately(runtime) -> None:
     for member in "abc":
         for _ in range(MAX_FAILURES - 1):
             old, others = crash(runtime, sessions[member])
-            assert wait_restarted(old, others) is not None
+            wait_restarted(old, others)
     assert all(m.state is MemberState.ACTIVE for m in mob.members())
     assert len(session_actor_urns()) == 3  # every member's actor is back

@@ -7,7 +7,6 @@ can import them whatever other conftest.py files pytest has loaded.)
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -29,7 +28,8 @@ from mob_actors import (
 from mob_actors.mobs.runtime import MobRuntime
 from mob_actors.testing import EchoAgent, ScriptedAgent
 
-REPO = Path(__file__).resolve().parents[2]
+from support import child_env
+
 BLOB = b"\x00\xffraw bytes\x10"
 
 
@@ -124,14 +124,6 @@ class Result:
 
     def json(self) -> Any:
         return json.loads(self.out)
-
-
-def child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    env["PYTHONUNBUFFERED"] = "1"
-    env.pop("COLUMNS", None)
-    return env
 
 
 def console_script() -> list[str]:

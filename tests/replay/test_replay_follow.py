@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from replay_helpers import child_env
+from support import run_python, spawn
 
 HOST = Path(__file__).with_name("replay_host.py")
 
@@ -24,8 +23,7 @@ def host(tmp_path: Path) -> Iterator:
 
     def start(mode: str) -> tuple[str, list[str]]:
         path = str(tmp_path / f"journal-{mode}")
-        proc = subprocess.Popen([sys.executable, str(HOST), path, mode], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env=child_env())
+        proc = spawn(HOST, path, mode, stdin=subprocess.PIPE)
         procs.append(proc)
         assert proc.stdout is not None
         line = proc.stdout.readline()
@@ -61,8 +59,7 @@ def test_follow_a_session_while_another_process_writes(host, run) -> None:
 def test_follow_a_mob_and_its_new_members_in_a_child_process(host) -> None:
     path, _ = host("mob")
     # `python -m mob_actors.replay`, in its own process, reading while the host writes.
-    argv = [sys.executable, "-m", "mob_actors.replay", "follow", path, "--mob", "crew", "--limit", "12", "--for", "25", "--json"]
-    p = subprocess.run(argv, capture_output=True, text=True, env=child_env(), timeout=60)
+    p = run_python("-m", "mob_actors.replay", "follow", path, "--mob", "crew", "--limit", "12", "--for", "25", "--json", timeout=60)
     assert p.returncode == 0, p.stderr
     rows = [json.loads(line) for line in p.stdout.splitlines()]
     assert len(rows) == 12
@@ -85,8 +82,7 @@ def _members_before(path: str, rows: list[dict]) -> set[str]:
 
 def test_ctrl_c_ends_follow_with_exit_0(host) -> None:
     path, _ = host("session")
-    proc = subprocess.Popen([sys.executable, "-m", "mob_actors.replay", "follow", path],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env())
+    proc = spawn("-m", "mob_actors.replay", "follow", path)
     try:
         assert proc.stdout is not None
         assert "turn_applied" in proc.stdout.readline()  # it is following

@@ -16,7 +16,8 @@ import mob_actors as m
 from mob_actors.core.recovery import recover
 from mob_actors.testing import EchoAgent
 
-from sessions_helpers import InThread, digest_of, event_types, stream_of, wait_until
+from sessions_helpers import InThread, digest_of, event_types, stream_of
+from support import wait_until
 
 
 def snapshot_seq(j: journal.Journal, session_id: str) -> int | None:
@@ -50,14 +51,14 @@ def test_the_checkpointer_snapshots_every_checkpoint_every_events(persistent, jr
     time.sleep(0.05)
     assert snapshot_seq(jr, s.id) is None
     svc.start_turn(s.id, m.StartTurnRequest("c"))  # 4 -> snapshot at 4, checkpointed at 5
-    wait_until(lambda: snapshot_seq(jr, s.id) == 4, what="the snapshot at seq 4")
+    wait_until(lambda: snapshot_seq(jr, s.id) == 4, message="the snapshot at seq 4")
     wait_until(lambda: event_types(jr, s.id)[-1] == "checkpointed")
     svc.start_turn(s.id, m.StartTurnRequest("d"))  # 6
     svc.start_turn(s.id, m.StartTurnRequest("e"))  # 7
     time.sleep(0.05)
     assert snapshot_seq(jr, s.id) == 4  # 7 - 4 < 4
     svc.start_turn(s.id, m.StartTurnRequest("f"))  # 8: 4 events since the snapshot at 4
-    wait_until(lambda: snapshot_seq(jr, s.id) == 8, what="the snapshot at seq 8")
+    wait_until(lambda: snapshot_seq(jr, s.id) == 8, message="the snapshot at seq 8")
     wait_until(lambda: event_types(jr, s.id)[-1] == "checkpointed")
     types = event_types(jr, s.id)
     assert types == ["session_created"] + ["turn_applied"] * 3 + ["checkpointed"] + ["turn_applied"] * 3 + ["checkpointed"]
@@ -67,7 +68,7 @@ def test_cancelled_gates_write_nothing_until_rearmed(persistent, jr):
     """Items 2 and 5: after cancel_all, neither service.checkpoint nor the checkpointer writes."""
     svc = persistent(checkpoint_every=1)
     s = svc.create_session(m.CreateSessionRequest(initial_prompt="one"))
-    wait_until(lambda: snapshot_seq(jr, s.id) is not None, what="the first automatic snapshot")
+    wait_until(lambda: snapshot_seq(jr, s.id) is not None, message="the first automatic snapshot")
     wait_until(lambda: event_types(jr, s.id)[-1] == "checkpointed")
     svc.cancel_all_checkpointers()
     frozen = snapshot_seq(jr, s.id)
@@ -121,7 +122,7 @@ def test_cancel_waits_for_an_in_flight_snapshot_write(persistent, jr):
             return written
 
         worker = InThread(hammer)
-        wait_until(lambda: event_types(jr, s.id).count("checkpointed") > 0, what="a checkpoint")
+        wait_until(lambda: event_types(jr, s.id).count("checkpointed") > 0, message="a checkpoint")
         time.sleep(0.003 * round_)
         svc.cancel_all_checkpointers()
         after_cancel = (snapshot_seq(jr, s.id), jr.highest_seq(stream))

@@ -4,24 +4,23 @@ from __future__ import annotations
 
 import random
 import signal
-import subprocess
 import time
+from pathlib import Path
 
 import journal
 import mob_actors as m
 from mob_actors.core.recovery import recover
 from mob_actors.testing import EchoAgent
 
-from sessions_helpers import HERE, PYTHON, Lines, child_env, stream_of
+from sessions_helpers import stream_of
+from support import Lines, spawn
 
-CHILD = HERE / "crash_session_child.py"
+CHILD = Path(__file__).with_name("crash_session_child.py")
 
 
 def run_until_killed(jdir: str, session_id: str, min_acks: int, rng: random.Random) -> tuple[str, int, list[tuple[int, int, str]]]:
     """Start the child, let it acknowledge at least ``min_acks`` turns, SIGKILL it mid-stream."""
-    proc = subprocess.Popen(
-        [PYTHON, str(CHILD), jdir, session_id], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env()
-    )
+    proc = spawn(CHILD, jdir, session_id)
     lines = Lines(proc)
     try:
         _, sid, start = lines.line(30).split()

@@ -11,7 +11,8 @@ import journal
 import mob_actors as m
 from mob_actors.testing import EchoAgent, ScriptedAgent
 
-from sessions_helpers import InThread, event_types, roles_and_contents, session_actors, wait_until
+from sessions_helpers import InThread, event_types, roles_and_contents
+from support import session_actors, wait_until
 
 
 def test_flags_and_the_adapter_is_one_object(persistent, ephemeral):
@@ -115,7 +116,7 @@ def test_persistent_discard_drops_only_the_live_actor(persistent, jr):
     ref = svc.actor_ref(s.id)
     assert len(session_actors()) == 2
     svc.discard_live_session(s.id)
-    wait_until(lambda: not ref.is_alive(), what="the discarded actor to stop")
+    wait_until(lambda: not ref.is_alive(), message="the discarded actor to stop")
     assert len(session_actors()) == 1
     assert svc.has_live_session(s.id) is False and svc.has_live_session(other.id)
     assert event_types(jr, s.id) == ["session_created", "turn_applied", "discarded"]
@@ -330,4 +331,4 @@ def test_calls_racing_an_archive_or_discard_never_write_after_it_nor_revive_the_
         types = event_types(jr, s.id)
         assert types[-1] == last, f"round {i}: {types[types.index(last):]} written after the {last} event"
         assert types.count("context_appended") == answers.count("applied")  # every "applied" is durable
-        wait_until(lambda: session_actors() == [], what="no session actor left")
+        wait_until(lambda: session_actors() == [], message="no session actor left")

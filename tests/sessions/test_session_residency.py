@@ -7,13 +7,14 @@ import threading
 import mob_actors as m
 from mob_actors.testing import ScriptedAgent
 
-from sessions_helpers import InThread, roles_and_contents, session_actors, wait_until
+from sessions_helpers import InThread, roles_and_contents
+from support import session_actors, wait_until
 
 
 def test_at_most_max_resident_actors_yet_every_session_answers(persistent):
     svc = persistent(max_resident=3)
     ids = [svc.create_session(m.CreateSessionRequest(initial_prompt=f"p{i}")).id for i in range(10)]
-    wait_until(lambda: len(session_actors()) <= 3, what="at most 3 resident actors")
+    wait_until(lambda: len(session_actors()) <= 3, message="at most 3 resident actors")
     for rnd in range(2):
         for n, sid in enumerate(ids):
             assert svc.has_live_session(sid)
@@ -21,7 +22,7 @@ def test_at_most_max_resident_actors_yet_every_session_answers(persistent):
             assert len(msgs) == 2 + 2 * rnd and msgs[0]["content"] == f"p{n}"
             assert svc.start_turn(sid, m.StartTurnRequest(f"r{rnd}")).message_count == 4 + 2 * rnd
             assert len(session_actors()) <= 4  # the one just spawned, while the LRU one stops
-    wait_until(lambda: len(session_actors()) <= 3, what="at most 3 resident actors")
+    wait_until(lambda: len(session_actors()) <= 3, message="at most 3 resident actors")
     rows = svc.list_sessions()
     assert [r.id for r in rows] == ids and all(r.is_live and r.message_count == 6 for r in rows)
     assert all(svc.has_live_session(sid) for sid in ids)
@@ -43,12 +44,12 @@ def test_concurrent_turns_then_residency_settles(persistent):
     agent.hold.clear()
     try:
         turns = [InThread(lambda sid=sid: svc.start_turn(sid, m.StartTurnRequest("q"))) for sid in ids]
-        wait_until(lambda: len(agent.calls) == 10, what="all ten turns to be running")
+        wait_until(lambda: len(agent.calls) == 10, message="all ten turns to be running")
     finally:
         agent.hold.set()
     for t in turns:
         assert t.result().message_count == 2
-    wait_until(lambda: len(session_actors()) <= 3, what="residency to settle at max_resident")
+    wait_until(lambda: len(session_actors()) <= 3, message="residency to settle at max_resident")
     for sid in ids:
         assert roles_and_contents(svc.read(sid).messages) == [("user", "q"), ("assistant", "ok")]
 
@@ -78,7 +79,7 @@ def test_concurrent_creates_and_turns_under_a_small_limit(persistent, jr):
         t.join(30)
     assert errors == []
     assert len(created) == 8 and {r.id for r in svc.list_sessions()} == set(created)
-    wait_until(lambda: len(session_actors()) <= 2, what="at most 2 resident actors")
+    wait_until(lambda: len(session_actors()) <= 2, message="at most 2 resident actors")
     for sid in created:
         page = svc.read_history(sid)
         assert page.message_count == 17

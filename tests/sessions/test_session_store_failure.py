@@ -8,7 +8,8 @@ import pytest
 import mob_actors as m
 from mob_actors.testing import ScriptedAgent
 
-from sessions_helpers import event_types, roles_and_contents, wait_until
+from sessions_helpers import event_types, roles_and_contents
+from support import wait_until
 
 
 def reply_with(content):
@@ -43,7 +44,7 @@ def test_a_turn_that_cannot_be_stored_is_dropped_and_the_durable_state_comes_bac
         svc.start_turn(s.id, m.StartTurnRequest("two"))
     assert ei.value.code == "SESSION_STORE_ERROR"
     assert [stream.next(2).type for _ in range(2)] == ["run_started", "run_failed"]
-    wait_until(lambda: not old_actor.is_alive(), what="the failed live actor to be dropped")
+    wait_until(lambda: not old_actor.is_alive(), message="the failed live actor to be dropped")
     assert event_types(jr, s.id) == ["session_created", "turn_applied"]  # nothing of the failed turn
     assert svc.has_live_session(s.id)
     assert svc.read(s.id) == durable  # the previous durable state
