@@ -6,15 +6,13 @@ a broken promise, so this test fails on it.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from support import REPO, run_python
+
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
 
@@ -29,8 +27,5 @@ def test_readme_has_python_blocks() -> None:
 
 @pytest.mark.parametrize(("line", "code"), python_blocks(), ids=lambda v: f"line{v}" if isinstance(v, int) else "")
 def test_readme_block_runs(line: int, code: str, tmp_path: Path) -> None:
-    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
-    )
+    done = run_python("-c", code, cwd=tmp_path, timeout=60)
     assert done.returncode == 0, f"README.md block at line {line} failed:\n{done.stderr[-2000:]}"

@@ -44,14 +44,18 @@ def spawn(*argv: Any, **popen_kwargs: Any) -> subprocess.Popen[str]:
     )
 
 
-def run_python(*argv: Any, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    """Run ``python argv...`` with ``child_env()``, wait for it to exit, and capture its output."""
+def run_python(*argv: Any, timeout: float = 30, **run_kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """Run ``python argv...`` with ``child_env()``, wait for it to exit, and capture its output.
+
+    Extra keyword arguments go to subprocess.run (``cwd=``, for example).
+    """
     return subprocess.run(
         [sys.executable, *map(str, argv)],
         capture_output=True,
         text=True,
         env=child_env(),
         timeout=timeout,
+        **run_kwargs,
     )
 
 
