@@ -27,8 +27,12 @@ SNAPSHOT_FORMAT = 1
 class EventLike(Protocol):
     """A journal ``Event`` (live) or ``RecordedEvent`` (replay): evolve needs only these two."""
 
-    type: str
-    data: Any
+    # Read-only members, so the frozen NamedTuple ``RecordedEvent`` satisfies the protocol too.
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def data(self) -> Any: ...
 
 
 class ReplayMismatch(StoreError):

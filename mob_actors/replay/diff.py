@@ -22,11 +22,11 @@ from .source import Damaged, Item
 from .timeline import summarize
 
 
-def _point(state: SessionState) -> dict:
+def _point(state: SessionState) -> dict[str, Any]:
     return {"seq": state.seq, "digest": state.digest.hexdigest(), "message_count": len(state.messages)}
 
 
-def _dict_diff(a: dict, b: dict) -> dict:
+def _dict_diff(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     return {
         "added": {k: to_json(b[k]) for k in b if k not in a},
         "removed": {k: to_json(a[k]) for k in a if k not in b},
@@ -38,7 +38,7 @@ def _plain(value: Any) -> Any:
     return to_json(value.to_dict() if hasattr(value, "to_dict") else value)  # a MobBinding has to_dict
 
 
-def diff_states(a: SessionState, b: SessionState) -> dict:
+def diff_states(a: SessionState, b: SessionState) -> dict[str, Any]:
     """The changes from state ``a`` to state ``b`` as JSON-ready data."""
     common = 0
     for x, y in zip(a.messages, b.messages):  # noqa: B905 - lengths differ by design
@@ -77,7 +77,7 @@ def _same(x: journal.RecordedEvent, y: journal.RecordedEvent) -> str | None:
     return None
 
 
-def _side(item: Item | None) -> dict | None:
+def _side(item: Item | None) -> dict[str, Any] | None:
     if item is None:
         return None
     if isinstance(item, Damaged):
@@ -85,7 +85,7 @@ def _side(item: Item | None) -> dict | None:
     return {"seq": item.seq, "type": item.type, "summary": summarize(item), "data": to_json(item.data)}
 
 
-def diff_histories(first: History, second: History, session_id: str) -> dict:
+def diff_histories(first: History, second: History, session_id: str) -> dict[str, Any]:
     """Walk both histories of ``session_id``; report the first differing seq (None: identical)."""
     count = 0
     for x, y in zip_longest(first.events(session_id), second.events(session_id)):
@@ -112,7 +112,7 @@ def _seq(item: Item | None) -> Any:
 
 def _diverged(
     session_id: str, first: History, second: History, seq: Any, x: Item | None, y: Item | None, reason: str, count: int
-) -> dict:
+) -> dict[str, Any]:
     return {
         "session_id": session_id,
         "first": first.path,

@@ -32,8 +32,9 @@ import journal
 from ..core import events as ev
 from ..core.errors import SessionNotFound, StoreError
 from ..core.state import SessionState, evolve
+from .errors import ExportRefused, UsageError
 from .jsonval import from_json, to_json
-from .source import Damaged, UsageError, read_stream
+from .source import Damaged, read_stream
 
 FORMAT = "mob-replay-export"
 VERSION = 1
@@ -44,20 +45,17 @@ class ExportFile:
     """A loaded export: its header and its events (``position``/``timestamp_ms`` as exported)."""
 
     path: str
-    header: dict
+    header: dict[str, Any]
     events: list[journal.RecordedEvent]
 
     @property
     def session_id(self) -> str:
-        return self.header["session_id"]
-
-
-class ExportRefused(Exception):
-    """The session cannot be exported or imported as asked (a problem found: exit 1)."""
+        sid: str = self.header["session_id"]
+        return sid
 
 
 def replay_summary(
-    session_id: str, events: list[journal.RecordedEvent], snapshots_at: frozenset[int] = frozenset(), snapshots: dict | None = None
+    session_id: str, events: list[journal.RecordedEvent], snapshots_at: frozenset[int] = frozenset(), snapshots: dict[int, Any] | None = None
 ) -> tuple[SessionState | None, str | None]:
     """The state the events replay to, or ``(None, reason)`` when they do not replay.
 
@@ -80,7 +78,7 @@ def replay_summary(
 # -- writing ------------------------------------------------------------------------------------
 
 
-def export_session(j: journal.Journal, session_id: str, out: str) -> dict:
+def export_session(j: journal.Journal, session_id: str, out: str) -> dict[str, Any]:
     """Write ``session_id``'s history to the file ``out`` (``-``: stdout); return the header.
 
     Raises :class:`ExportRefused` if a record of the session cannot be read: a file with a hole
@@ -120,7 +118,7 @@ def export_session(j: journal.Journal, session_id: str, out: str) -> dict:
     return header
 
 
-def _event_line(e: journal.RecordedEvent) -> dict:
+def _event_line(e: journal.RecordedEvent) -> dict[str, Any]:
     return {
         "seq": e.seq,
         "position": e.position,
@@ -226,7 +224,7 @@ def import_export(exp: ExportFile, j: journal.Journal) -> journal.AppendResult:
     # The snapshots the checkpointed events name are rebuilt too, so recovery in the target
     # journal is as quick as in the source and `verify` finds what the checkpoints promise.
     named = frozenset(e.data["snapshot_seq"] for e in exp.events if e.type == ev.CHECKPOINTED.name and isinstance(e.data, dict))
-    snapshots: dict[int, dict] = {}
+    snapshots: dict[int, Any] = {}
     _, problem = replay_summary(session_id, exp.events, named, snapshots)
     if problem is not None:
         raise ExportRefused(f"{exp.path}: the exported events do not replay ({problem}); nothing was imported")

@@ -20,17 +20,18 @@ from ..core import events as ev
 from ..core.errors import SessionNotFound, StoreError
 from ..core.recovery import recover
 from ..core.state import SessionState, evolve
+from .errors import UsageError
 from .export import ExportFile, is_export_file, load_export
-from .source import Item, UsageError, open_journal, read_stream, resolve_session, session_ids
+from .source import Item, open_journal, read_stream, resolve_session, session_ids
 
 
 class History:
     """The sessions of one source. Use :func:`open_history`; close it when done."""
 
     path: str
-    journal: journal.Journal | None = None  # None for an export file
 
     def session_ids(self) -> list[str]:
+        """Every session the source holds."""
         raise NotImplementedError
 
     def resolve(self, text: str | None) -> str:
@@ -38,9 +39,11 @@ class History:
         raise NotImplementedError
 
     def events(self, session_id: str, from_seq: int = 1, to_seq: int | None = None) -> Iterator[Item]:
+        """The session's events from ``from_seq`` to ``to_seq``, damaged records as :class:`Damaged` items."""
         raise NotImplementedError
 
     def highest_seq(self, session_id: str) -> int:
+        """The session's last seq (0: no events)."""
         raise NotImplementedError
 
     def state(self, session_id: str, to_seq: int | None = None) -> SessionState:
@@ -48,7 +51,7 @@ class History:
         raise NotImplementedError
 
     def close(self) -> None:
-        pass
+        """Release the source (the journal's read-only open); nothing can follow."""
 
     def __enter__(self) -> History:
         return self
@@ -58,6 +61,8 @@ class History:
 
 
 class JournalHistory(History):
+    """The sessions of a journal directory, opened read-only."""
+
     def __init__(self, j: journal.Journal) -> None:
         self.journal = j
         self.path = j.path
@@ -87,6 +92,8 @@ class JournalHistory(History):
 
 
 class ExportHistory(History):
+    """The one session of an export file, loaded whole."""
+
     def __init__(self, exp: ExportFile) -> None:
         self.export = exp
         self.path = exp.path
@@ -101,8 +108,11 @@ class ExportHistory(History):
         raise SessionNotFound(text, f"the export file {self.path} holds session {sid} only")
 
     def events(self, session_id: str, from_seq: int = 1, to_seq: int | None = None) -> Iterator[Item]:
+        return iter(self._events(from_seq, to_seq))
+
+    def _events(self, from_seq: int, to_seq: int | None) -> list[journal.RecordedEvent]:
         last = to_seq if to_seq is not None else float("inf")
-        return (e for e in self.export.events if from_seq <= e.seq <= last)
+        return [e for e in self.export.events if from_seq <= e.seq <= last]
 
     def highest_seq(self, session_id: str) -> int:
         return self.export.events[-1].seq if self.export.events else 0
@@ -110,7 +120,7 @@ class ExportHistory(History):
     def state(self, session_id: str, to_seq: int | None = None) -> SessionState:
         state: SessionState | None = None
         try:
-            for event in self.events(session_id, 1, to_seq):
+            for event in self._events(1, to_seq):
                 state = evolve(state, event)
         except (KeyError, TypeError, ValueError) as e:
             # evolve expects the fields events.py defines; a hand-edited file may lack some.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import journal
 
@@ -48,7 +49,7 @@ class Entry:
     def live(self) -> bool:
         return self.status == "live" if self.kind == "session" else self.status not in ("completed", "destroyed")
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         from .timeline import iso_time
 
         return {
@@ -92,14 +93,14 @@ def list_journal(
         done += 1
         if progress is not None and done % 4096 == 0:
             progress(4096)
-        entry = entries.get(item.stream_id)
-        if entry is None:
+        found = entries.get(item.stream_id)
+        if found is None:
             continue  # a stream that is neither a session nor a mob, or one created since we looked
-        entry.last_activity_ms = item.timestamp_ms
-        if entry.kind == "session":
-            _session_event(entry, item)
+        found.last_activity_ms = item.timestamp_ms
+        if found.kind == "session":
+            _session_event(found, item)
         else:
-            _mob_event(entry, item)
+            _mob_event(found, item)
     if progress is not None:
         progress(done % 4096)
     for entry in entries.values():

@@ -26,12 +26,12 @@ from .timeline import iso_time, row
 class MobView:
     mob_id: str
     state: MobState
-    events: list[dict] = field(default_factory=list)  # timeline rows of the mob stream
-    epochs: list[dict] = field(default_factory=list)
-    members: list[dict] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)  # timeline rows of the mob stream
+    epochs: list[dict[str, Any]] = field(default_factory=list)
+    members: list[dict[str, Any]] = field(default_factory=list)
     problem: str | None = None  # the first event that could not be read or applied
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         definition = self.state.definition
         return {
             "mob_id": self.mob_id,
@@ -47,7 +47,7 @@ class MobView:
         }
 
 
-def session_status(j: journal.Journal, session_id: str) -> dict:
+def session_status(j: journal.Journal, session_id: str) -> dict[str, Any]:
     """What a member's session stream says: its lifecycle status and event count."""
     status = "missing"
     count = 0

@@ -13,15 +13,13 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
+from typing import Any
 
 import journal
 
 from ..core import events as ev
 from ..core.errors import SessionNotFound
-
-
-class UsageError(Exception):
-    """Bad usage, or a journal or file that cannot be opened: the tool exits with 2."""
+from .errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -39,7 +37,7 @@ class Damaged:
 
         return f"stream {known(self.stream_id)} seq {known(self.seq)} position {known(self.position)}"
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"damaged": True, "stream_id": self.stream_id, "seq": self.seq, "position": self.position, "reason": self.reason}
 
 
@@ -100,7 +98,7 @@ def read_everything(j: journal.Journal, after: int = 0) -> Iterator[Item]:
 def _reason(e: journal.CorruptRecord) -> str:
     # The exception text repeats where the record is and how to list others; keep the cause.
     text = str(e)
-    head, sep, rest = text.partition(": ")
+    _, sep, rest = text.partition(": ")
     cause = rest.rsplit(". Run journal.open", 1)[0] if sep else text
     return cause or text
 

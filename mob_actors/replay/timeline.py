@@ -45,7 +45,7 @@ def quoted(value: Any, width: int = 70) -> str:
 
 # -- per-type summaries ---------------------------------------------------------------------------
 
-Summarizer = Callable[[dict], str]
+Summarizer = Callable[[dict[str, Any]], str]
 _SUMMARIES: dict[str, Summarizer] = {}
 
 
@@ -70,7 +70,7 @@ def summarize(event: journal.RecordedEvent | Damaged) -> str:
     return one_line(event.data)
 
 
-def user_prompt(messages: list) -> Any:
+def user_prompt(messages: list[Any]) -> Any:
     """The content of a turn's user message (after any staged context), or None."""
     for m in messages:
         if isinstance(m, dict) and m.get("role") == "user":
@@ -84,7 +84,7 @@ def is_tool_message(m: Any) -> bool:
 
 
 @_summary(ev.SESSION_CREATED)
-def _created(d: dict) -> str:
+def _created(d: dict[str, Any]) -> str:
     parts = ["created"]
     system = next((m.get("content") for m in d["messages"] if m.get("role") == "system"), None)
     parts.append(f"system prompt {quoted(system, 50)}" if system is not None else "deferred (no system prompt yet)")
@@ -99,12 +99,12 @@ def _created(d: dict) -> str:
 
 
 @_summary(ev.SESSION_REVIVED)
-def _revived(d: dict) -> str:
+def _revived(d: dict[str, Any]) -> str:
     return "revived: live again (not archived)"
 
 
 @_summary(ev.TURN_APPLIED)
-def _turn(d: dict) -> str:
+def _turn(d: dict[str, Any]) -> str:
     messages = d["messages"]
     prompt = user_prompt(messages)
     if d.get("callback"):
@@ -127,7 +127,7 @@ def _turn(d: dict) -> str:
     return line + (" [" + "; ".join(extra) + "]" if extra else "")
 
 
-def _user_index(messages: list) -> int:
+def _user_index(messages: list[Any]) -> int:
     for i, m in enumerate(messages):
         if isinstance(m, dict) and m.get("role") == "user":
             return i
@@ -135,56 +135,56 @@ def _user_index(messages: list) -> int:
 
 
 @_summary(ev.INPUT_ACCEPTED)
-def _input(d: dict) -> str:
+def _input(d: dict[str, Any]) -> str:
     return f"input {d['input_id']} accepted: {quoted(d['content'])}"
 
 
 @_summary(ev.CONTEXT_APPENDED)
-def _context(d: dict) -> str:
+def _context(d: dict[str, Any]) -> str:
     how = "staged for the next turn" if d.get("staged") else "applied"
     source = f" from {d['source']}" if d.get("source") else ""
     return f"system context {how}{source}: {quoted(d['text'])}"
 
 
 @_summary(ev.CHECKPOINTED)
-def _checkpoint(d: dict) -> str:
+def _checkpoint(d: dict[str, Any]) -> str:
     return f"checkpoint: snapshot at seq {d['snapshot_seq']}, {d['message_count']} messages, digest {d['digest'][:12]}"
 
 
 @_summary(ev.DISCARDED)
-def _discarded(d: dict) -> str:
+def _discarded(d: dict[str, Any]) -> str:
     return "discarded: the live actor was dropped (history kept)"
 
 
 @_summary(ev.ARCHIVED)
-def _archived(d: dict) -> str:
+def _archived(d: dict[str, Any]) -> str:
     return "archived: hidden from lists (history kept)"
 
 
 @_summary(ev.MOB_CREATED)
-def _mob_created(d: dict) -> str:
+def _mob_created(d: dict[str, Any]) -> str:
     definition = d["definition"]
     profiles = ", ".join(sorted(definition.get("profiles", {})))
     return f"mob {definition.get('mob_id')} created; profiles: {profiles or '-'}"
 
 
 @_summary(ev.MEMBER_SPAWNED)
-def _spawned(d: dict) -> str:
+def _spawned(d: dict[str, Any]) -> str:
     return f"member {d['member_id']} ({d['profile']}) spawned, session {d['session_id']}"
 
 
 @_summary(ev.MEMBER_RETIRED)
-def _retired(d: dict) -> str:
+def _retired(d: dict[str, Any]) -> str:
     return f"member {d['member_id']} retired"
 
 
 @_summary(ev.PEERS_WIRED)
-def _wired(d: dict) -> str:
+def _wired(d: dict[str, Any]) -> str:
     return f"wired {d['a']} \u2194 {d['b']}"
 
 
 @_summary(ev.PEERS_UNWIRED)
-def _unwired(d: dict) -> str:
+def _unwired(d: dict[str, Any]) -> str:
     return f"unwired {d['a']} \u2194 {d['b']}"
 
 
@@ -195,13 +195,13 @@ for _t, _text in (
     (ev.MOB_RESET, "mob reset: a new epoch with an empty roster"),
     (ev.MOB_DESTROYED, "mob destroyed"),
 ):
-    _SUMMARIES[_t.name] = lambda d, _text=_text: _text
+    _SUMMARIES[_t.name] = lambda d, _text=_text: _text  # type: ignore[misc]
 
 
 # -- rows -----------------------------------------------------------------------------------------
 
 
-def row(item: Item) -> dict:
+def row(item: Item) -> dict[str, Any]:
     """A timeline row as JSON: where, when, what, the summary and the full data."""
     if isinstance(item, Damaged):
         return {**item.to_json(), "type": None, "summary": summarize(item)}

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import math
 
-import journal
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from mob_actors.replay.jsonval import from_json, to_json
-
 from replay_helpers import BLOB, World
+
+import journal
+from mob_actors.replay.jsonval import from_json, to_json
 
 
 def test_export_then_import_gives_the_same_state(world: World, tmp_path, run) -> None:

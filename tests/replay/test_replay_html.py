@@ -12,7 +12,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from replay_helpers import World
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import copy
 
-import journal
 import lmdb
 import pytest
-
 from replay_helpers import World
+
+import journal
 
 U64 = 8
 

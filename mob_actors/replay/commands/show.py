@@ -1,0 +1,57 @@
+"""``mob-replay show PATH SESSION``: a session's timeline, one row per event."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.markup import escape
+
+from ...core import events as ev
+from ..errors import UsageError
+from ..history import open_history
+from ..output import OK, PROBLEMS, Output, positive, table, type_cell
+from ..source import Damaged
+from ..timeline import row, short_time, summarize
+from .base import Command
+
+
+def run(args: argparse.Namespace, out: Output) -> int:
+    """Print the events (``--from``/``--to``/``--types`` narrow them); exit 1 if one is damaged."""
+    types = None
+    if args.types:
+        types = {t.strip() for t in args.types.split(",") if t.strip()}
+        unknown = types - set(ev.ALL)
+        if unknown:
+            raise UsageError(f"unknown event type(s) {', '.join(sorted(unknown))}; known: {', '.join(ev.ALL)}")
+    with open_history(args.path) as history:
+        sid = history.resolve(args.session)
+        items = [i for i in history.events(sid, args.from_seq or 1, args.to_seq)
+                 if types is None or isinstance(i, Damaged) or i.type in types]
+    damaged = [i for i in items if isinstance(i, Damaged)]
+    if out.json:
+        out.emit({"session_id": sid, "source": args.path, "events": [row(i) for i in items]})
+    else:
+        rows = table("SEQ", "TIME (UTC)", "TYPE", "SUMMARY", title=f"session {sid}", title_justify="left")
+        for item in items:
+            if isinstance(item, Damaged):
+                rows.add_row(str(item.seq), "", "[bold red]damaged[/]", escape(summarize(item)))
+            else:
+                rows.add_row(str(item.seq), short_time(item.timestamp_ms), type_cell(item.type), escape(summarize(item)))
+        out.console.print(rows)
+        if not items:
+            out.console.print("no events match")
+    if damaged:
+        out.warn(f"{len(damaged)} damaged record(s) in session {sid}")
+        return PROBLEMS
+    return OK
+
+
+def _arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("path", metavar="PATH", help="journal directory or export file")
+    p.add_argument("session", metavar="SESSION", nargs="?", help="session id (or a unique prefix)")
+    p.add_argument("--from", dest="from_seq", type=positive, metavar="SEQ", help="first seq to show")
+    p.add_argument("--to", dest="to_seq", type=positive, metavar="SEQ", help="last seq to show")
+    p.add_argument("--types", metavar="T,...", help="only these event types (comma-separated)")
+
+
+COMMAND = Command("show", "a session's timeline: seq, time, event type and a one-line summary", _arguments, run)
