@@ -217,3 +217,12 @@ def test_mob_epochs_after_a_reset(world_copy: World, run) -> None:
     ls = {e["id"]: e for e in run("ls", world_copy.path, "--json").json()["entries"]}
     assert ls[world_copy.members["alice"]]["status"] == "archived"  # retired by the reset
     assert run("verify", world_copy.path).code == 0
+
+
+def test_replay_errors_are_mob_actors_errors() -> None:
+    import mob_actors
+    from mob_actors.replay.errors import ExportRefused, Problems, ReplayError, UsageError
+
+    for cls in (ReplayError, UsageError, Problems, ExportRefused):
+        assert issubclass(cls, mob_actors.Error), cls
+    assert (UsageError.exit_code, Problems.exit_code, ExportRefused.exit_code) == (2, 1, 1)
