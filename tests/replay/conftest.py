@@ -10,9 +10,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from replay_helpers import Result, World, build_world
 
 from mob_actors.replay.cli import main
+
+from replay_helpers import Result, World, build_world
 
 
 @pytest.fixture(scope="session")

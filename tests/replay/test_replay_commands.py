@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from replay_helpers import BLOB, Result, World, console_script, run_process
 
 import journal
 from mob_actors import SessionNotFound
 from mob_actors.replay import rebuild
+
+from replay_helpers import BLOB, Result, World, console_script, run_process
 
 
 def one_line_error(r: Result, code: int) -> None:

@@ -7,10 +7,11 @@ import math
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from replay_helpers import BLOB, World
 
 import journal
 from mob_actors.replay.jsonval import from_json, to_json
+
+from replay_helpers import BLOB, World
 
 
 def test_export_then_import_gives_the_same_state(world: World, tmp_path, run) -> None:

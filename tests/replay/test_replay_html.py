@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from replay_helpers import World
 
 CHROMIUM = Path("/usr/bin/chromium")

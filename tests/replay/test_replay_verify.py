@@ -10,9 +10,10 @@ import copy
 
 import lmdb
 import pytest
-from replay_helpers import World
 
 import journal
+
+from replay_helpers import World
 
 U64 = 8
 
