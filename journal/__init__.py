@@ -49,9 +49,28 @@ _EXPORTS: dict[str, str] = {
 }
 
 if TYPE_CHECKING:
-    from .errors import CorruptRecord as CorruptRecord, EventRejected as EventRejected, JournalClosed as JournalClosed, JournalError as JournalError, JournalLocked as JournalLocked, ReadOnlyJournal as ReadOnlyJournal, WrongExpectedVersion as WrongExpectedVersion
-    from .journal import Journal as Journal, open as open
-    from .records import ANY as ANY, AppendResult as AppendResult, AtomicWrite as AtomicWrite, Event as Event, Expect as Expect, NO_STREAM as NO_STREAM, Problem as Problem, RecordedEvent as RecordedEvent, Rejected as Rejected, STREAM_EXISTS as STREAM_EXISTS, Snapshot as Snapshot, StreamInfo as StreamInfo, VerifyReport as VerifyReport
+    from .errors import CorruptRecord as CorruptRecord
+    from .errors import EventRejected as EventRejected
+    from .errors import JournalClosed as JournalClosed
+    from .errors import JournalError as JournalError
+    from .errors import JournalLocked as JournalLocked
+    from .errors import ReadOnlyJournal as ReadOnlyJournal
+    from .errors import WrongExpectedVersion as WrongExpectedVersion
+    from .journal import Journal as Journal
+    from .journal import open as open
+    from .records import ANY as ANY
+    from .records import NO_STREAM as NO_STREAM
+    from .records import STREAM_EXISTS as STREAM_EXISTS
+    from .records import AppendResult as AppendResult
+    from .records import AtomicWrite as AtomicWrite
+    from .records import Event as Event
+    from .records import Expect as Expect
+    from .records import Problem as Problem
+    from .records import RecordedEvent as RecordedEvent
+    from .records import Rejected as Rejected
+    from .records import Snapshot as Snapshot
+    from .records import StreamInfo as StreamInfo
+    from .records import VerifyReport as VerifyReport
     from .subscription import Subscription as Subscription
 
 __all__ = sorted(_EXPORTS)

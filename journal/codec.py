@@ -60,7 +60,8 @@ def split_seq_key(key: bytes) -> tuple[str, int]:
 
 
 def pack(value: Any) -> bytes:
-    return msgpack.packb(value, use_bin_type=True)
+    raw: bytes = msgpack.packb(value, use_bin_type=True)
+    return raw
 
 
 def unpack(raw: bytes) -> Any:

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import fcntl
+import functools
 import itertools
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
-
-import lmdb
+from typing import Any, TypeVar
 
 from . import codec
-from .errors import CorruptRecord, EventRejected, JournalClosed, JournalError, JournalLocked, ReadOnlyJournal, WrongExpectedVersion
+from .errors import CorruptRecord, EventRejected, JournalClosed, JournalLocked, ReadOnlyJournal, WrongExpectedVersion
 from .records import (
     ANY,
     NO_STREAM,
@@ -21,23 +20,23 @@ from .records import (
     AtomicWrite,
     Event,
     ExpectedSeq,
-    Problem,
     RecordedEvent,
     Rejected,
     Snapshot,
     StreamInfo,
     VerifyReport,
 )
-from .storage import Storage, acquire, release
+from .storage import Dbs, Storage, Txn, acquire, release
 from .subscription import Subscription
 from .writer import TxnState, Writer
 
 READ_CHUNK = 1024  # events per read transaction: short transactions keep the map growable
 DURABILITIES = ("sync", "nosync")
 Upcaster = Callable[[Any], Any]
+T = TypeVar("T")
 
 
-def open(  # noqa: A001 - the public name is journal.open, like io.open
+def open(
     path: str | os.PathLike[str],
     *,
     durability: str = "sync",
@@ -125,13 +124,14 @@ class Journal:
             raise JournalClosed(f"journal {self.path!r} was opened before fork() and cannot be used in the child; "
                 "open journals only after forking (py-lmdb refuses to reopen it here while the parent's is inherited)")
 
-    def _write(self, apply: Callable[[TxnState], Any]) -> Any:
+    def _write(self, apply: Callable[[TxnState], T]) -> T:
         self._check_open()
         if self._writer is None:
             raise ReadOnlyJournal(f"journal {self.path!r} was opened with readonly=True; open it without readonly to write")
-        return self._writer.submit(apply)
+        result: T = self._writer.submit(apply)
+        return result
 
-    def _read(self, fn: Callable[[lmdb.Transaction], Any]) -> Any:
+    def _read(self, fn: Callable[[Txn], T]) -> T:
         self._check_open()
         return self._storage.read(fn)
 
@@ -196,7 +196,7 @@ class Journal:
     def head(self) -> int:
         """The last global position (0 when empty)."""
 
-        def fn(txn: lmdb.Transaction) -> int:
+        def fn(txn: Txn) -> int:
             raw = txn.get(b"head", db=self._dbs["meta"])
             return codec.from_u64(raw) if raw else 0
 
@@ -213,7 +213,7 @@ class Journal:
         next_seq = max(from_seq, 1)
         prefix = codec.stream_prefix(raw)
         while remaining > 0:
-            def chunk(txn: lmdb.Transaction) -> list[tuple[int, bytes | None, int]]:
+            def chunk(txn: Txn, next_seq: int = next_seq, want: int = min(remaining, READ_CHUNK)) -> list[tuple[int, bytes | None, int]]:
                 highest, deleted_to = _stream_row(txn, self._dbs, raw)
                 last = highest if to_seq is None else min(to_seq, highest)
                 start = max(next_seq, deleted_to + 1)
@@ -228,7 +228,7 @@ class Journal:
                     if not key.startswith(prefix) or len(key) != len(prefix) + 8:
                         break
                     seq = codec.from_u64(key[-8:])
-                    if seq > last or len(out) >= min(remaining, READ_CHUNK):
+                    if seq > last or len(out) >= want:
                         break
                     pos = codec.from_u64(pos_raw)
                     out.append((seq, txn.get(pos_raw, db=events), pos))
@@ -254,7 +254,7 @@ class Journal:
                 # A plain replay decodes each event only when it is handed out, not a chunk ahead:
                 # a caller that drops events as it goes then keeps few of them alive, and the
                 # cyclic GC has little to pass over (it took half the time of a chunk-ahead replay).
-                rows = self._read(lambda txn: self._rows(txn, after))[:remaining]
+                rows = self._read(functools.partial(self._rows, after=after))[:remaining]
                 if not rows:
                     return
                 decode, from_bytes = codec.decode_record, int.from_bytes
@@ -267,13 +267,14 @@ class Journal:
                     yield event
                 remaining -= len(rows)
                 continue
-            matched, after = self._scan(after, min(remaining, READ_CHUNK), types, tags)
-            if after is None:
+            matched, last = self._scan(after, min(remaining, READ_CHUNK), types, tags)
+            if last is None:
                 return
+            after = last
             yield from matched
             remaining -= len(matched)
 
-    def _rows(self, txn: lmdb.Transaction, after: int) -> list[tuple[bytes, bytes]]:
+    def _rows(self, txn: Txn, after: int) -> list[tuple[bytes, bytes]]:
         """Up to READ_CHUNK raw ``events`` rows after position ``after``."""
         cursor = txn.cursor(db=self._dbs["events"])
         if not cursor.set_range(codec.u64(after + 1)):
@@ -330,7 +331,7 @@ class Journal:
         """Find which (stream, seq) the index maps to ``position``: only used to name a damaged record."""
         target = codec.u64(position)
 
-        def fn(txn: lmdb.Transaction) -> tuple[str | None, int | None]:
+        def fn(txn: Txn) -> tuple[str | None, int | None]:
             for key, pos in txn.cursor(db=self._dbs["index"]):
                 if pos == target:
                     return codec.split_seq_key(key)
@@ -341,14 +342,14 @@ class Journal:
     def subscribe(self, after: int = 0, *, types: Iterable[str] | None = None, tags: Iterable[str] | None = None) -> Subscription:
         """Yield what exists after ``after``, then each new event as it is committed, until closed."""
         self._check_open()
-        return Subscription(self, self._storage, after, _as_set(types), _as_set(tags))
+        return Subscription(self._scan, lambda: self._closed, self._storage, after, _as_set(types), _as_set(tags))
 
     def streams(self, prefix: str = "") -> Iterator[StreamInfo]:
         """Every stream whose id starts with ``prefix``, in id order."""
         self._check_open()
         start = prefix.encode("utf-8")
         while True:
-            def chunk(txn: lmdb.Transaction) -> list[StreamInfo]:
+            def chunk(txn: Txn, start: bytes = start) -> list[StreamInfo]:
                 cursor = txn.cursor(db=self._dbs["streams"])
                 out: list[StreamInfo] = []
                 if not cursor.set_range(start):
@@ -368,7 +369,7 @@ class Journal:
 
     # -- upcasting ---------------------------------------------------------------------------
 
-    def register_upcaster(self, type: str, from_version: int, fn: Upcaster) -> None:  # noqa: A002
+    def register_upcaster(self, type: str, from_version: int, fn: Upcaster) -> None:
         """Register ``fn(data) -> data`` turning ``type`` at ``from_version`` into ``from_version + 1``."""
         self._upcasters[(type, from_version)] = fn
 
@@ -380,7 +381,7 @@ class Journal:
 
     # -- snapshots ---------------------------------------------------------------------------
 
-    def save_snapshot(self, stream_id: str, seq: int, state: Any, metadata: dict | None = None) -> None:
+    def save_snapshot(self, stream_id: str, seq: int, state: Any, metadata: dict[str, Any] | None = None) -> None:
         """Save ``state`` as the stream's state at ``seq`` (overwriting one saved at the same seq)."""
         key = codec.seq_key(codec.stream_bytes(stream_id), seq)
         try:
@@ -433,7 +434,7 @@ class Journal:
 
 
 class _Prepared:
-    __slots__ = ("stream_id", "raw", "record_head", "bodies", "expected")
+    __slots__ = ("bodies", "expected", "raw", "record_head", "stream_id")
 
     def __init__(self, stream_id: str, raw: bytes, bodies: list[bytes], expected: ExpectedSeq) -> None:
         self.stream_id = stream_id
@@ -455,7 +456,7 @@ def _prepare(stream_id: str, events: list[Event] | tuple[Event, ...], expected: 
     return _Prepared(stream_id, raw, bodies, expected)
 
 
-def _stream_row(txn: lmdb.Transaction, dbs: dict[str, Any], raw: bytes) -> tuple[int, int]:
+def _stream_row(txn: Txn, dbs: Dbs, raw: bytes) -> tuple[int, int]:
     value = txn.get(raw, db=dbs["streams"])
     if value is None:
         return 0, 0
@@ -489,7 +490,7 @@ def _apply_write(state: TxnState, p: _Prepared) -> AppendResult | WrongExpectedV
 
 
 def _matching_snapshots(
-    txn: lmdb.Transaction, dbs: dict[str, Any], raw: bytes, min_seq: int, max_seq: int, max_ts: int | None, newest_only: bool
+    txn: Txn, dbs: Dbs, raw: bytes, min_seq: int, max_seq: int, max_ts: int | None, newest_only: bool
 ) -> list[tuple[int, bytes]]:
     """Snapshots of a stream in ``min_seq..max_seq`` not newer than ``max_ts``, newest first."""
     prefix = codec.stream_prefix(raw)
@@ -521,7 +522,8 @@ def _matching_snapshots(
 
 def _snapshot_ts(value: bytes) -> int:
     try:
-        return codec.unpack(value)[0]
+        ts: int = codec.unpack(value)[0]
+        return ts
     except codec.DECODE_ERRORS:
         return 0  # a damaged snapshot still matches by seq; load_snapshot then reports it
 

@@ -31,7 +31,7 @@ class Event:
 
     type: str
     data: Any = None
-    metadata: dict | None = None
+    metadata: dict[str, Any] | None = None
     tags: tuple[str, ...] = ()
     version: int = 1
 
@@ -44,7 +44,7 @@ class RecordedEvent(NamedTuple):
     position: int
     type: str
     data: Any
-    metadata: dict
+    metadata: dict[str, Any]
     tags: tuple[str, ...]
     version: int
     timestamp_ms: int
@@ -82,7 +82,7 @@ class Snapshot(NamedTuple):
     seq: int
     timestamp_ms: int
     state: Any
-    metadata: dict
+    metadata: dict[str, Any]
 
 
 class StreamInfo(NamedTuple):

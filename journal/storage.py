@@ -15,13 +15,15 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import TypeAlias, TypeVar
 
 import lmdb
 
 from .errors import JournalClosed, JournalError
 
 T = TypeVar("T")
+Txn: TypeAlias = "lmdb.Transaction[bytes]"  # every transaction runs with buffers=False: values are bytes
+Dbs: TypeAlias = "dict[str, lmdb._Database]"
 
 DEFAULT_MAP_SIZE = 256 << 20
 MAX_READERS = 1024
@@ -101,7 +103,7 @@ class Storage:
         # Slots left by killed readers pin old pages and fill the table; clear them now.
         self.env.reader_check()
         try:
-            self.dbs = {name.decode(): self.env.open_db(name, create=create) for name in DB_NAMES}
+            self.dbs: Dbs = {name.decode(): self.env.open_db(name, create=create) for name in DB_NAMES}
         except lmdb.NotFoundError as e:
             self.env.close()
             raise JournalError(f"{path!r} is an LMDB environment but not a journal: {e}") from e
@@ -110,7 +112,7 @@ class Storage:
     def forked(self) -> bool:
         return self.pid != os.getpid()
 
-    def read(self, fn: Callable[[lmdb.Transaction], T]) -> T:
+    def read(self, fn: Callable[[Txn], T]) -> T:
         """Run ``fn`` in a short read transaction and return its result."""
         while True:
             if self.forked:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import collections
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from .errors import JournalClosed
 from .records import RecordedEvent
 from .storage import Storage
 
-if TYPE_CHECKING:
-    from .journal import Journal
+Scan = Callable[[int, int, frozenset[str] | None, frozenset[str] | None], tuple[list[RecordedEvent], int | None]]
+"""``scan(after, count, types, tags)``: up to ``count`` matching events after position ``after``
+and the last position scanned (None at the end of the log)."""
 
 # Commits by another process are not signalled here; poll for them this often.
 POLL_SECONDS = 0.05
@@ -24,8 +25,19 @@ class Subscription:
     ``POLL_SECONDS``. ``close()`` may be called from any thread; iteration then stops.
     """
 
-    def __init__(self, journal: Journal, storage: Storage, after: int, types: frozenset[str] | None, tags: frozenset[str] | None) -> None:
-        self._journal = journal
+    def __init__(
+        self,
+        scan: Scan,
+        is_closed: Callable[[], bool],
+        storage: Storage,
+        after: int,
+        types: frozenset[str] | None,
+        tags: frozenset[str] | None,
+    ) -> None:
+        # What it needs of its journal, and nothing more: a way to read ahead and to learn
+        # that the journal was closed. Commits are signalled through the shared storage.
+        self._scan = scan
+        self._is_closed = is_closed
         self._storage = storage
         self._position = after
         self._types = types
@@ -46,14 +58,14 @@ class Subscription:
 
     def __next__(self) -> RecordedEvent:
         while not self._buffer:
-            if self._closed or self._journal.closed:
+            if self._closed or self._is_closed():
                 raise StopIteration
             with self._storage.committed:
                 seen = self._storage.commit_count
             try:
-                matched, last = self._journal._scan(self._position, _BATCH, self._types, self._tags)
+                matched, last = self._scan(self._position, _BATCH, self._types, self._tags)
             except JournalClosed:
-                if self._journal.closed:  # closed between the check above and the scan
+                if self._is_closed():  # closed between the check above and the scan
                     raise StopIteration from None
                 raise
             if last is not None:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import lmdb
-
 from . import codec
 from .records import Problem, VerifyReport
-from .storage import Storage
+from .storage import Dbs, Storage, Txn
 
 
 def verify(storage: Storage) -> VerifyReport:
@@ -14,7 +12,7 @@ def verify(storage: Storage) -> VerifyReport:
     return storage.read(lambda txn: _verify(txn, storage.dbs))
 
 
-def _verify(txn: lmdb.Transaction, dbs: dict) -> VerifyReport:
+def _verify(txn: Txn, dbs: Dbs) -> VerifyReport:
     report = VerifyReport()
     problems = report.problems
     raw_head = txn.get(b"head", db=dbs["meta"])
@@ -40,8 +38,8 @@ def _verify(txn: lmdb.Transaction, dbs: dict) -> VerifyReport:
         try:
             event = codec.decode_record(value, pos)
         except codec.DECODE_ERRORS as e:
-            stream_id, seq = expected or (None, None)
-            problems.append(Problem("undecodable", stream_id, seq, pos, f"cannot decode the record: {e!r}"))
+            named, numbered = expected or (None, None)
+            problems.append(Problem("undecodable", named, numbered, pos, f"cannot decode the record: {e!r}"))
             continue
         if expected is None:
             problems.append(Problem("orphan_event", event.stream_id, event.seq, pos, "no index entry points at this event"))

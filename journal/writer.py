@@ -4,7 +4,8 @@ Callers enqueue a :class:`Request` and block on it. The writer takes the first r
 everything else already queued (no waiting window), applies them all in one LMDB transaction,
 commits (one fsync under ``"sync"``) and only then releases each caller with its own result.
 Under load, the callers of one commit are released while the next transaction is about to
-commit (after its batch is applied, before its fsync): see ``_commit`` for why.
+commit (after its batch is applied, before its fsync): see ``_commit`` for why, and
+``release.py`` for how they are released.
 A request that raises is taken out and the rest retried, so one bad write never fails the others;
 a full map aborts the transaction, grows the map and retries it whole.
 """
@@ -22,7 +23,8 @@ import msgpack
 
 from . import codec
 from .errors import JournalClosed, JournalError
-from .storage import Storage
+from .release import ReleaseChain, Request
+from .storage import Dbs, Storage, Txn
 
 MAX_REQUESTS_PER_COMMIT = 4096
 NOSYNC_FLUSH_SECONDS = 1.0
@@ -31,9 +33,9 @@ NOSYNC_FLUSH_SECONDS = 1.0
 class TxnState:
     """What the requests of one transaction share: the transaction, dbs, head and clock."""
 
-    __slots__ = ("txn", "dbs", "head", "now_ms", "now_raw", "pack")
+    __slots__ = ("dbs", "head", "now_ms", "now_raw", "pack", "txn")
 
-    def __init__(self, txn: lmdb.Transaction, dbs: dict[str, Any]) -> None:
+    def __init__(self, txn: Txn, dbs: Dbs) -> None:
         self.txn = txn
         self.dbs = dbs
         raw = txn.get(b"head", db=dbs["meta"])
@@ -48,40 +50,6 @@ class TxnState:
 Apply = Callable[[TxnState], Any]
 
 
-class Request:
-    __slots__ = ("apply", "_lock", "result", "error", "next", "waiting")
-
-    def __init__(self, apply: Apply) -> None:
-        self.apply = apply
-        # Created held; the writer's release() lets the caller's acquire() through. A bare lock
-        # is pure C on both sides, where a threading.Event costs a Condition, a waiter lock and
-        # Python code per wait/set: measurable with thousands of requests per second.
-        self._lock = threading.Lock()
-        self._lock.acquire()
-        self.result: Any = None
-        self.error: BaseException | None = None
-        self.next: Request | None = None  # the caller to release after this one: see Writer._release_committed
-        self.waiting = True
-
-    def release(self) -> None:
-        """Called exactly once, after ``result`` or ``error`` is set."""
-        self._lock.release()
-
-    def wait(self) -> Any:
-        try:
-            self._lock.acquire()
-        finally:
-            # Released, or interrupted (KeyboardInterrupt): either way pass the release on.
-            with _chain_lock:
-                self.waiting = False
-                after = self.next
-            if after is not None:
-                after.release()
-        if self.error is not None:
-            raise self.error
-        return self.result
-
-
 class _Failed(Exception):
     def __init__(self, request: Request, error: BaseException) -> None:
         self.request = request
@@ -89,16 +57,17 @@ class _Failed(Exception):
 
 
 _STOP = object()
-_chain_lock = threading.Lock()  # orders Request.wait's exit against Writer._release_committed
 
 
 class Writer:
+    """The one thread that commits a journal's writes; :meth:`submit` blocks until committed."""
+
     def __init__(self, storage: Storage, durable: bool) -> None:
         self._storage = storage
         self._durable = durable
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._closed = False
-        self._committed: list[Request] = []  # committed (durable) but their callers not yet released
+        self._chain = ReleaseChain()  # committed (durable) requests whose callers are not yet woken
         self._thread = threading.Thread(target=self._run, name=f"journal-writer:{storage.path}", daemon=True)
         self._thread.start()
         self.commits = 0  # exposed for benchmarks and tests: requests per commit = calls / commits
@@ -107,11 +76,12 @@ class Writer:
         """Run ``apply`` in the next transaction; return its result once committed."""
         if self._closed:
             raise JournalClosed("the journal is closed; open it again to write")
-        request = Request(apply)
+        request = self._chain.request(apply)
         self._queue.put(request)
         return request.wait()
 
     def close(self) -> None:
+        """Commit what is queued, then stop the thread. Idempotent."""
         if self._closed:
             return
         self._closed = True
@@ -123,13 +93,13 @@ class Writer:
         stop = False
         try:
             while not stop:
-                if self._committed:
+                if self._chain.holding:
                     # Callers of the last commit are still held: take more work only if it is
                     # already queued (_commit releases them then), else release them now.
                     try:
                         first = self._queue.get_nowait()
                     except queue.Empty:
-                        self._release_committed()
+                        self._chain.release()  # phase: the queue ran dry
                         continue
                 else:
                     try:
@@ -155,14 +125,13 @@ class Writer:
                 if batch:
                     self._commit(batch)
                     dirty = not self._durable
-            self._release_committed()
             if dirty:
                 self._storage.env.sync(True)
         except BaseException as e:  # never leave a caller blocked forever
-            self._release_committed()  # their writes are committed: they succeeded
             self._fail_queued(JournalError(f"the journal writer thread died: {e!r}"))
             raise
         finally:
+            self._chain.release()  # phase: the writer stops; held writes are committed, they succeeded
             self._closed = True
             self._fail_queued(JournalClosed("the journal was closed before this write was committed; nothing was written"))
 
@@ -175,20 +144,6 @@ class Writer:
             if item is not _STOP:
                 item.error = error
                 item.release()
-
-    def _release_committed(self) -> None:
-        """Release the callers of the last commit as a chain: this thread wakes the first, and each
-        woken caller wakes the next (Request.wait). Waking a thread costs a futex syscall under the
-        GIL; done here, 32 wakes kept the writer from its next transaction for ~0.15 ms, and the
-        32 woken threads all fought for the GIL at once, the writer among them after its fsync.
-        In the chain, the wakes run on the callers' threads while the writer is in its fsync."""
-        committed, self._committed = self._committed, []
-        with _chain_lock:
-            chain = [r for r in committed if r.waiting]  # an interrupted caller would not pass it on
-            for r, after in zip(chain, chain[1:]):
-                r.next = after
-        if chain:
-            chain[0].release()
 
     def _commit(self, batch: list[Request]) -> None:
         pending = list(batch)
@@ -210,7 +165,7 @@ class Writer:
                     # with the apply loop above for the GIL on each call and slow it several
                     # times over. Released here, they run (and queue their next writes) while
                     # this commit's fsync runs without the GIL.
-                    self._release_committed()
+                    self._chain.release()  # phase: the next commit is about to fsync
                 break
             except lmdb.MapFullError:
                 self._storage.grow()
@@ -228,8 +183,9 @@ class Writer:
                     request.error = JournalError(f"commit failed, nothing of this write is acknowledged: {e}")
                     request.release()
                 pending = []
-        self._release_committed()  # still held if nothing was committed this time
         if pending:
-            self._committed = pending  # released by the next _commit or the idle loop in _run
             self.commits += 1
             self._storage.notify_commit()
+        # Phase: a commit ended. Its callers wait for the next fsync or an idle queue; callers
+        # of the one before are woken now if no commit got as far as releasing them.
+        self._chain.hold(pending)

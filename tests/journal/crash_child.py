@@ -54,7 +54,7 @@ def worker(t: int) -> None:
         else:
             writes = [make_write(rnd, f"s{rnd.randrange(4)}", wid)]
             results = [j.append(writes[0].stream_id, writes[0].events)]
-        for w, r in zip(writes, results):
+        for w, r in zip(writes, results, strict=True):
             assert isinstance(r, AppendResult), r
             assert r.last_seq - r.first_seq + 1 == len(w.events)
             emit(f"{r.stream_id} {r.last_seq} {len(w.events)} {w.events[0].data['w']}")

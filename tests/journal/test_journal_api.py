@@ -376,7 +376,7 @@ def test_streams_pages_over_many_streams(j):
     results = j.append_batch([AtomicWrite(sid, [ev()]) for sid in ids] + [AtomicWrite("t-1", [ev()])])
     assert all(isinstance(r, AppendResult) for r in results)
     assert [s.stream_id for s in j.streams("s-")] == ids
-    assert [s.stream_id for s in j.streams()] == ids + ["t-1"]
+    assert [s.stream_id for s in j.streams()] == [*ids, "t-1"]
     assert all(s.highest_seq == 1 for s in j.streams())
 
 

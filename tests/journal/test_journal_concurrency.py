@@ -20,7 +20,7 @@ def _run_threads(targets) -> list[BaseException]:
         def run():
             try:
                 fn()
-            except BaseException as e:  # noqa: BLE001 - collected and asserted on
+            except BaseException as e:
                 errors.append(e)
 
         return run
@@ -186,7 +186,8 @@ def test_close_while_threads_read_raises_only_journal_closed(jpath):
         started = threading.Barrier(4)
         outcomes: list[BaseException | None] = []
 
-        def reader():
+        # Bound now: each round's threads must use that round's journal and lists.
+        def reader(jr=jr, started=started, outcomes=outcomes):
             started.wait(10)
             try:
                 while True:
@@ -194,8 +195,8 @@ def test_close_while_threads_read_raises_only_journal_closed(jpath):
                         pass
                     list(jr.read("s1"))
                     jr.head()
-            except BaseException as e:  # noqa: BLE001
-                outcomes.append(e)
+            except BaseException as exc:
+                outcomes.append(exc)
 
         threads = [threading.Thread(target=reader) for _ in range(3)]
         for t in threads:
@@ -218,13 +219,13 @@ def test_close_while_threads_append(jpath):
         failures: list[BaseException] = []
         started = threading.Barrier(4)
 
-        def writer(k: int):
+        def writer(k: int, jr=jr, started=started, acked=acked, failures=failures):
             started.wait(10)
             try:
                 while True:
                     acked.append(jr.append(f"w{k}", [Event("e", k)]))
-            except BaseException as e:  # noqa: BLE001
-                failures.append(e)
+            except BaseException as exc:
+                failures.append(exc)
 
         threads = [threading.Thread(target=writer, args=(k,)) for k in range(3)]
         for t in threads:

@@ -82,10 +82,9 @@ def test_undecodable_record(jpath, two_streams, garbage):
         with pytest.raises(CorruptRecord):
             list(j.read_all(types=["nothing-matches"]))
         # A subscription reports it too, and one started after it runs on.
-        with pytest.raises(CorruptRecord):
-            with j.subscribe() as sub:
-                for _ in range(4):
-                    next(sub)
+        with pytest.raises(CorruptRecord), j.subscribe() as sub:
+            for _ in range(4):
+                next(sub)
         with j.subscribe(after=pos) as sub:
             assert next(sub).data == "b2"
 

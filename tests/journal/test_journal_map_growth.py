@@ -30,7 +30,7 @@ def test_tiny_map_takes_8mb_from_two_threads_with_a_reader(jpath):
                     else:
                         r = j.append(f"w{k}", [Event("blob", payload)])
                     assert isinstance(r, journal.AppendResult) and r.last_seq == n + 1
-            except BaseException as e:  # noqa: BLE001
+            except BaseException as e:
                 errors.append(e)
 
         def reader():
@@ -38,7 +38,7 @@ def test_tiny_map_takes_8mb_from_two_threads_with_a_reader(jpath):
             try:
                 while not done.is_set():
                     reads[0] += sum(1 for _ in j.read_all(after=max(0, j.head() - 50)))
-            except BaseException as e:  # noqa: BLE001
+            except BaseException as e:
                 errors.append(e)
 
         threads = [threading.Thread(target=writer, args=(k,)) for k in range(2)]

@@ -75,7 +75,7 @@ class JournalModel(RuleBasedStateMachine):
             wants.append(self._model_write(stream, events, expect))
         got = self.j.append_batch(batch)
         assert len(got) == len(wants)
-        for g, w, (_, events, _) in zip(got, wants, writes):
+        for g, w, (_, events, _) in zip(got, wants, writes, strict=True):
             if isinstance(w, WrongExpectedVersion):
                 assert isinstance(g, Rejected) and isinstance(g.error, WrongExpectedVersion) and g.error.actual == w.actual
             elif events:

@@ -137,7 +137,7 @@ def test_readonly_process_follows_map_growth(jpath):
         w.append("live", [Event("e", "first")])
         proc, lines, _ = _start_subscriber(jpath, after=0, map_size=1 << 20)
         n = 300  # about 6 MB
-        for k in range(0, n, 10):
+        for _ in range(0, n, 10):
             w.append_batch([journal.AtomicWrite("live", [Event("e", blob)] * 5), journal.AtomicWrite("other", [Event("e", blob)] * 5)])
         total = 1 + n
         got = [lines.line(timeout=10).split() for _ in range(total)]

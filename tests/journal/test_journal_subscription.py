@@ -30,7 +30,7 @@ class Collector:
         try:
             for e in self.sub:
                 self.items.put((time.monotonic(), e))
-        except BaseException as e:  # noqa: BLE001 - asserted on
+        except BaseException as e:
             self.error = e
         finally:
             self.ended.set()
