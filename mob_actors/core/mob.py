@@ -4,6 +4,7 @@
 tool use. Like the session ``evolve`` it does no I/O; it returns a new state and never changes
 the one it is given. Runtime-only facts (a member being retired right now, or broken because its
 session could not be restored) are not events: the supervisor keeps them beside this state.
+Which events a command produces is decided in :mod:`mob_actors.core.mob_decide`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from . import events as ev
 from .errors import MobError
 
 
-class MobStatus(str, enum.Enum):
+class MobStatus(str, enum.Enum):  # noqa: UP042 - a StrEnum would change str(status)
+    """Where a mob is in its life; :mod:`~mob_actors.core.mob_decide` says what each allows."""
+
     CREATING = "creating"
     RUNNING = "running"
     STOPPED = "stopped"
@@ -25,7 +28,9 @@ class MobStatus(str, enum.Enum):
     DESTROYED = "destroyed"
 
 
-class MemberState(str, enum.Enum):
+class MemberState(str, enum.Enum):  # noqa: UP042 - a StrEnum would change str(state)
+    """A member's runtime state (not stored: the supervisor knows it, replay does not)."""
+
     ACTIVE = "active"
     RETIRING = "retiring"
     BROKEN = "broken"
@@ -37,18 +42,18 @@ class Profile:
 
     name: str
     system_prompt: str | None = None
-    metadata: dict | None = None
+    metadata: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         # Stored as a dict (None becomes {}), so a definition read back from the journal equals
         # the one it was created with.
         object.__setattr__(self, "metadata", dict(self.metadata or {}))
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "system_prompt": self.system_prompt, "metadata": dict(self.metadata or {})}
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> Profile:
+    def from_dict(cls, d: Mapping[str, Any]) -> Profile:
         return cls(d["name"], d.get("system_prompt"), dict(d.get("metadata") or {}))
 
 
@@ -67,7 +72,7 @@ class MobDefinition:
             if name != profile.name:
                 raise MobError(f"profile key {name!r} differs from its name {profile.name!r}")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "mob_id": self.mob_id,
             "profiles": {name: p.to_dict() for name, p in self.profiles.items()},
@@ -75,7 +80,7 @@ class MobDefinition:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> MobDefinition:
+    def from_dict(cls, d: Mapping[str, Any]) -> MobDefinition:
         return cls(
             d["mob_id"],
             {name: Profile.from_dict(p) for name, p in d["profiles"].items()},
@@ -85,10 +90,12 @@ class MobDefinition:
 
 @dataclass(frozen=True)
 class RosterEntry:
+    """A member as the mob's events record it: its profile, session, labels and wired peers."""
+
     member_id: str
     profile: str
     session_id: str
-    labels: dict = field(default_factory=dict)
+    labels: dict[str, Any] = field(default_factory=dict)
     wired_to: frozenset[str] = frozenset()
 
 
@@ -167,4 +174,4 @@ class Member:
     state: MemberState
     error: str | None = None
     wired_to: tuple[str, ...] = ()
-    labels: dict = field(default_factory=dict)
+    labels: dict[str, Any] = field(default_factory=dict)

@@ -4,95 +4,109 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 
 import journal
-import pykka
 
+from ..contract import MobSessionPort
 from ..core import events as ev
+from ..core import mob_decide as rules
 from ..core.errors import MobError
 from ..core.mob import Member, MobDefinition, MobState, MobStatus, fold_mob
-from ..core.model import RunResult, StartTurnRequest
-from ..sessions.service import PersistentSessionService, SessionService
+from ..core.model import Agent, RunResult, StartTurnRequest
+from ..sessions.service import PersistentSessionService
+from .link import ASK_TIMEOUT_S as ASK_TIMEOUT_S
+from .link import SupervisorLink
 from .supervisor import MobSupervisor, check_persistent
 
 log = logging.getLogger(__name__)
-ASK_TIMEOUT_S = 120.0  # a supervisor call waits at most this long (it may archive many sessions)
 
 
 class MobHandle:
-    """Operations on one mob. Calls go to the mob's supervisor actor; turns run on the caller's thread."""
+    """Operations on one mob. Calls go to the mob's supervisor actor; turns run on the caller's thread.
 
-    def __init__(self, runtime: MobRuntime, mob_id: str, supervisor: pykka.ActorProxy[MobSupervisor]) -> None:
+    Got from :meth:`MobRuntime.create_mob` or :meth:`MobRuntime.mob`; it stops working once the
+    mob is destroyed or the runtime is closed (calls then raise :class:`MobError`).
+    """
+
+    def __init__(self, runtime: MobRuntime, mob_id: str, supervisor: SupervisorLink, on_destroyed: Callable[[str], None]) -> None:
         self._runtime = runtime
         self.mob_id = mob_id
         self._sup = supervisor
+        self._on_destroyed = on_destroyed
 
     def __repr__(self) -> str:
         return f"<MobHandle {self.mob_id!r}>"
 
-    def _call(self, method: str, *args: Any) -> Any:
-        try:
-            return getattr(self._sup, method)(*args).get(timeout=ASK_TIMEOUT_S)
-        except pykka.ActorDeadError:
-            raise MobError(f"mob {self.mob_id!r} is no longer running (destroyed, or the runtime was closed)") from None
-
     def status(self) -> MobStatus:
-        return self._call("status")
+        """The mob's status."""
+        return self._sup.ask(MobSupervisor.status)
 
     def definition(self) -> MobDefinition:
-        state: MobState = self._call("mob_state")
+        """The mob's definition (its latest ``mob_created``)."""
+        state = self._sup.ask(MobSupervisor.mob_state)
         assert state.definition is not None
         return state.definition
 
     def members(self) -> list[Member]:
-        return self._call("members")
+        """Every member with its runtime state, in the order they joined."""
+        return self._sup.ask(MobSupervisor.members)
 
     def member(self, member_id: str) -> Member:
+        """One member; raises :class:`MobError` if the mob has no such member."""
         for m in self.members():
             if m.member_id == member_id:
                 return m
         raise MobError(f"mob {self.mob_id!r} has no member {member_id!r}")
 
-    def spawn(self, member_id: str, profile: str, *, initial_prompt: str | None = None, labels: dict | None = None) -> Member:
+    def spawn(self, member_id: str, profile: str, *, initial_prompt: str | None = None, labels: dict[str, Any] | None = None) -> Member:
         """Add a member with a new session bound to this mob; run ``initial_prompt`` as its first turn."""
-        member: Member = self._call("spawn", member_id, profile, labels)
+        member = self._sup.ask(MobSupervisor.spawn, member_id, profile, labels)
         if initial_prompt is not None:
             self.turn(member_id, initial_prompt)
         return member
 
     def retire(self, member_id: str) -> None:
-        self._call("retire", member_id)
+        """Remove a member and archive its session (a member that is gone is no error)."""
+        self._sup.ask(MobSupervisor.retire, member_id)
 
     def wire(self, a: str, b: str) -> None:
-        self._call("wire", a, b)
+        """Wire two members to each other."""
+        self._sup.ask(MobSupervisor.wire, a, b)
 
     def unwire(self, a: str, b: str) -> None:
-        self._call("unwire", a, b)
+        """Remove the wire between two members."""
+        self._sup.ask(MobSupervisor.unwire, a, b)
 
     def turn(self, member_id: str, prompt: str) -> RunResult:
         """Run a turn of a member's session (durable when it returns)."""
-        session_id, admissions = self._call("admit_turn", member_id)
+        session_id, admissions = self._sup.ask(MobSupervisor.admit_turn, member_id)
         try:
             return self._runtime.service.start_turn(session_id, StartTurnRequest(prompt))
         finally:
             admissions.done()
 
     def stop(self) -> None:
-        self._call("stop")
+        """Interrupt running turns and cancel checkpoints; the sessions stay live. :meth:`resume` follows."""
+        self._sup.ask(MobSupervisor.stop)
 
     def resume(self) -> None:
-        self._call("resume", self._runtime.allow_ephemeral_sessions)
+        """Run a stopped mob again (its members' sessions are reconciled first)."""
+        self._sup.ask(MobSupervisor.resume, self._runtime.allow_ephemeral_sessions)
 
     def complete(self) -> None:
-        self._call("complete")
+        """Retire every member and mark the mob completed; :meth:`reset` or :meth:`destroy` may follow."""
+        self._sup.ask(MobSupervisor.complete)
 
     def reset(self) -> None:
-        self._call("reset")
+        """Retire every member and start a new epoch, running, with the same definition."""
+        self._sup.ask(MobSupervisor.reset)
 
     def destroy(self) -> None:
-        self._call("destroy")
-        self._runtime._forget(self.mob_id)
+        """Retire every member, end the mob and delete its events; the handle stops working."""
+        self._sup.ask(MobSupervisor.destroy)
+        self._on_destroyed(self.mob_id)
 
     def events(self) -> list[journal.RecordedEvent]:
         """The mob's own event history (empty once destroyed)."""
@@ -102,12 +116,13 @@ class MobHandle:
 class MobRuntime:
     """Durable mobs over a session service. Open it with :meth:`open`; close it (or use ``with``)."""
 
-    def __init__(self, j: journal.Journal, service: SessionService, *, allow_ephemeral_sessions: bool, owns: tuple[bool, bool]) -> None:
+    def __init__(self, j: journal.Journal, service: MobSessionPort, *, allow_ephemeral_sessions: bool, owns: tuple[bool, bool]) -> None:
         self.journal = j
         self.service = service
         self.allow_ephemeral_sessions = allow_ephemeral_sessions
         self._owns_journal, self._owns_service = owns
         self._mobs: dict[str, MobHandle] = {}
+        self._supervisors: dict[str, SupervisorLink] = {}
         self._unresumable: dict[str, str] = {}
         self._closed = False
         service.add_failure_listener(self._session_failed)
@@ -116,10 +131,10 @@ class MobRuntime:
     def open(
         cls,
         path_or_journal: journal.Journal | str | os.PathLike[str],
-        agent: Any,
+        agent: Agent,
         *,
         allow_ephemeral_sessions: bool = False,
-        session_service: SessionService | None = None,
+        session_service: MobSessionPort | None = None,
     ) -> MobRuntime:
         """Open (or create) the journal and bring every mob back in the state it had."""
         if isinstance(path_or_journal, journal.Journal):
@@ -158,18 +173,19 @@ class MobRuntime:
                 log.error("mob %s cannot be resumed: no mob_created event", mob_id)
                 continue
             check_persistent(self.service, self.allow_ephemeral_sessions)
-            handle = self._start(state, info.highest_seq)
-            if state.status in (MobStatus.RUNNING, MobStatus.STOPPED):
-                handle._call("reconcile")
-            if state.status is MobStatus.STOPPED:
-                handle._call("cancel_checkpointers")  # only the sessions bound to this mob
+            self._start(state, info.highest_seq).ask(MobSupervisor.recover)
 
-    def _start(self, state: MobState, stream_seq: int) -> MobHandle:
-        ref = MobSupervisor.start(state, self.journal, self.service, stream_seq)
-        handle = MobHandle(self, state.mob_id, ref.proxy())
-        self._mobs[state.mob_id] = handle
-        self.service.set_mob_resolver(state.mob_id, lambda sid, h=handle: h._call("belongs", sid))
-        return handle
+    def _start(self, state: MobState, stream_seq: int) -> SupervisorLink:
+        mob_id = state.mob_id
+        link = SupervisorLink(mob_id, MobSupervisor.start(state, self.journal, self.service, stream_seq))
+        self._supervisors[mob_id] = link
+        self._mobs[mob_id] = MobHandle(self, mob_id, link, self._forget)
+
+        def belongs(session_id: str) -> bool:
+            return link.ask(MobSupervisor.belongs, session_id)
+
+        self.service.set_mob_resolver(mob_id, belongs)
+        return link
 
     def create_mob(self, definition: MobDefinition) -> MobHandle:
         """Record a new mob (running, no members yet) and start its supervisor."""
@@ -182,14 +198,16 @@ class MobRuntime:
         previous = self.journal.highest_seq(stream)  # a destroyed mob leaves its seq behind
         if mob_id in self._unresumable:
             raise MobError(f"mob {mob_id!r} exists in the journal but cannot be resumed: {self._unresumable[mob_id]}")
-        event = ev.MOB_CREATED(definition=definition.to_dict(), at_ms=ev.now_ms())
+        events = rules.decide(MobState(mob_id), rules.Create(definition, ev.now_ms()))
         try:
-            result = self.journal.append(stream, [event], expected_seq=previous)
+            result = self.journal.append(stream, events, expected_seq=previous)
         except journal.JournalError as e:
             raise MobError(f"cannot create mob {mob_id!r}: {e}") from e
-        return self._start(fold_mob(mob_id, [event]), result.last_seq)
+        self._start(fold_mob(mob_id, events), result.last_seq)
+        return self._mobs[mob_id]
 
     def mob(self, mob_id: str) -> MobHandle:
+        """The handle of a running mob; raises :class:`MobError` saying why there is none."""
         self._check_open()
         handle = self._mobs.get(mob_id)
         if handle is None:
@@ -199,18 +217,20 @@ class MobRuntime:
         return handle
 
     def list_mobs(self) -> list[MobHandle]:
+        """The handles of every mob this runtime runs, by mob id."""
         return [self._mobs[m] for m in sorted(self._mobs)]
 
     def _forget(self, mob_id: str) -> None:
-        handle = self._mobs.pop(mob_id, None)
+        self._mobs.pop(mob_id, None)
+        link = self._supervisors.pop(mob_id, None)
         self.service.set_mob_resolver(mob_id, None)
-        if handle is not None:
-            handle._sup.actor_ref.stop(block=True)
+        if link is not None:
+            link.stop()
 
     def _session_failed(self, session_id: str, error: BaseException) -> None:
-        for handle in list(self._mobs.values()):
+        for link in list(self._supervisors.values()):
             # Not waited for: this runs on the dying session actor's thread.
-            handle._sup.member_crashed(session_id, repr(error))
+            link.tell(MobSupervisor.member_crashed, session_id, repr(error))
 
     def _check_open(self) -> None:
         if self._closed:

@@ -1,9 +1,12 @@
 """The mob supervisor: one pykka actor per mob, the only writer of the mob's stream.
 
-It owns the roster (a fold over the mob's events, see :mod:`mob_actors.mob_state`), answers
-``session_belongs_to_mob`` for its mob, restarts member session actors that crash (with
-backoff; three failures within a minute mark the member BROKEN), and reconciles the live
-sessions with the roster when the mob resumes or the runtime opens.
+It performs the effects of the mob's commands: it asks :func:`~mob_actors.core.mob_decide.decide`
+which events a command produces (which refuses what the rules forbid), creates, interrupts and
+archives member sessions through the session port, appends the events and applies them with
+:func:`~mob_actors.core.mob.evolve_mob`. It also answers ``session_belongs_to_mob`` for its mob,
+restarts member session actors that crash (with backoff; three failures within a minute mark the
+member BROKEN), and reconciles the live sessions with the roster when the mob resumes or the
+runtime opens.
 
 Member turns do not pass through here: the handle asks for the member's session id and runs the
 turn on the caller's thread, so a long turn never blocks the mob's other operations.
@@ -17,14 +20,19 @@ import logging
 import threading
 import time
 
-import journal
 import pykka
 
+import journal
+
+from ..contract import MobSessionPort
 from ..core import events as ev
-from ..core.errors import InvalidTransition, MobError, SessionError, SessionNotFound, SessionNotRunning
+from ..core import mob_decide as rules
+from ..core.errors import MobError, SessionError, SessionNotFound, SessionNotRunning
+from ..core.ids import new_id
 from ..core.mob import Member, MemberState, MobState, MobStatus, evolve_mob
+from ..core.mob_decide import PERSISTENT_CONTRACT as PERSISTENT_CONTRACT
 from ..core.model import CreateSessionRequest, MobBinding
-from ..sessions.service import SessionService
+from .admissions import TurnAdmissions
 
 log = logging.getLogger(__name__)
 
@@ -32,55 +40,44 @@ MAX_FAILURES = 3
 FAILURE_WINDOW_S = 60.0
 BACKOFF_BASE_S = 0.05
 STOP_WAIT_S = 30.0  # how long stop() waits for interrupted turns to end
-PERSISTENT_CONTRACT = "session_service must satisfy persistent-session contract (REQ-MOB-030)"
-
-
-class TurnAdmissions:
-    """Member turns admitted by the supervisor and not finished yet (shared with the handles)."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._count = 0
-
-    def admit(self) -> None:
-        with self._cond:
-            self._count += 1
-
-    def done(self) -> None:
-        with self._cond:
-            self._count -= 1
-            self._cond.notify_all()
-
-    def wait_idle(self, timeout: float) -> bool:
-        with self._cond:
-            return self._cond.wait_for(lambda: self._count == 0, timeout)
 
 
 class MobSupervisor(pykka.ThreadingActor):
+    """The actor that owns one mob: its state, its stream, and its members' sessions.
+
+    Started by :class:`~mob_actors.MobRuntime` and called only through a
+    :class:`~mob_actors.mobs.link.SupervisorLink`; it stops when the mob is destroyed or the
+    runtime closes.
+    """
+
     use_daemon_thread = True
 
-    def __init__(self, state: MobState, j: journal.Journal, service: SessionService, stream_seq: int) -> None:
+    def __init__(self, state: MobState, j: journal.Journal, service: MobSessionPort, stream_seq: int) -> None:
         super().__init__()
         self.state = state
         self.journal = j
         self.service = service
         self.stream = ev.mob_stream(state.mob_id)
         self.stream_seq = stream_seq  # the stream's highest seq (deletions keep it)
+        # Runtime-only facts about members, kept beside the state (they are not events).
         self.broken: dict[str, str] = {}
         self.retiring: set[str] = set()
-        self.admissions = TurnAdmissions()
         self.foreign: set[str] = set()  # members whose session is bound to someone else: never touched
         self.failures: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
+        self.admissions = TurnAdmissions()
 
     # -- queries -----------------------------------------------------------------------------
 
     def status(self) -> MobStatus:
+        """The mob's status."""
         return self.state.status
 
     def mob_state(self) -> MobState:
+        """The mob's state as its events fold to."""
         return self.state
 
     def members(self) -> list[Member]:
+        """Every member, with its runtime state."""
         return [self._member(m) for m in self.state.roster]
 
     def belongs(self, session_id: str) -> bool:
@@ -94,38 +91,16 @@ class MobSupervisor(pykka.ThreadingActor):
 
         ``stop()`` waits until every admitted turn is done, so no turn commits after the stop.
         """
-        self._require(MobStatus.RUNNING, action="run a turn")
-        entry = self._entry(member_id)
-        if member_id in self.broken:
-            raise MobError(f"member {member_id!r} of mob {self.state.mob_id!r} is broken: restore failed: {self.broken[member_id]}")
+        session_id = rules.check_turn(self.state, member_id, self.broken)
         self.admissions.admit()
-        return entry.session_id, self.admissions
+        return session_id, self.admissions
 
     # -- roster changes ----------------------------------------------------------------------
 
-    def spawn(self, member_id: str, profile: str, labels: dict | None) -> Member:
-        self._require(MobStatus.RUNNING, action="spawn")
-        definition = self.state.definition
-        assert definition is not None
-        if not isinstance(member_id, str) or not member_id or "/" in member_id:
-            raise MobError(f"member_id must be a non-empty string without '/', got {member_id!r}")
-        if member_id in self.state.roster:
-            raise MobError(f"mob {self.state.mob_id!r} already has a member {member_id!r}; retire it first")
-        spec = definition.profiles.get(profile)
-        if spec is None:
-            raise MobError(f"mob {self.state.mob_id!r} has no profile {profile!r} (it has {sorted(definition.profiles)})")
-        # Standard labels override the host's: they are how a session is recognised as a member.
-        all_labels = {**(labels or {}), "mob_id": self.state.mob_id, "role": profile, "member_id": member_id}
-        session = self.service.create_session(CreateSessionRequest(
-            system_prompt=spec.system_prompt, metadata=dict(spec.metadata or {}), labels=all_labels,
-            binding=MobBinding(self.state.mob_id, profile, member_id),
-        ))
-        now = ev.now_ms()
-        events = [ev.MEMBER_SPAWNED(member_id=member_id, profile=profile, session_id=session.id, labels=all_labels, at_ms=now)]
-        for a, b in definition.wiring:
-            peer = b if a == member_id else a if b == member_id else None
-            if peer is not None and peer in self.state.roster:
-                events.append(ev.PEERS_WIRED(a=member_id, b=peer, at_ms=now))
+    def spawn(self, member_id: str, profile: str, labels: dict[str, object] | None) -> Member:
+        """Add a member with a new session bound to this mob."""
+        events = rules.decide(self.state, rules.Spawn(member_id, profile, new_id(), ev.now_ms(), labels))
+        session = self.service.create_session(rules.member_session_request(self.state, events[0]))
         try:
             self._append(events)
         except MobError:
@@ -137,77 +112,60 @@ class MobSupervisor(pykka.ThreadingActor):
 
     def retire(self, member_id: str) -> None:
         """Remove a member (idempotent; allowed while stopped). Its session is archived."""
-        entry = self.state.roster.get(member_id)
-        if entry is None:
-            return
-        self._append([ev.MEMBER_RETIRED(member_id=member_id, at_ms=ev.now_ms())])
-        self.retiring.add(member_id)
-        try:
-            if member_id not in self.foreign:  # never end another mob's session
-                self._end_session(entry.session_id)
-        finally:
-            self.foreign.discard(member_id)
-            self.retiring.discard(member_id)
-            self.broken.pop(member_id, None)
-            self.failures.pop(member_id, None)
+        for event in rules.decide(self.state, rules.Retire(member_id, ev.now_ms())):
+            self._retire(event)
 
     def wire(self, a: str, b: str) -> None:
-        self._check_pair(a, b)
-        if b not in self.state.roster[a].wired_to:
-            self._append([ev.PEERS_WIRED(a=a, b=b, at_ms=ev.now_ms())])
+        """Wire two members (nothing is recorded if they already are)."""
+        self._append(rules.decide(self.state, rules.Wire(a, b, ev.now_ms()), self.broken))
 
     def unwire(self, a: str, b: str) -> None:
-        self._check_pair(a, b)
-        if b in self.state.roster[a].wired_to:
-            self._append([ev.PEERS_UNWIRED(a=a, b=b, at_ms=ev.now_ms())])
+        """Remove the wire between two members (nothing is recorded if there is none)."""
+        self._append(rules.decide(self.state, rules.Unwire(a, b, ev.now_ms()), self.broken))
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def stop(self) -> None:
         """Cancel checkpointers, interrupt running turns; sessions stay live."""
-        if self.state.status is not MobStatus.RUNNING:
-            raise InvalidTransition(self.state.status, MobStatus.STOPPED)
+        events = rules.decide(self.state, rules.Stop(ev.now_ms()))
         ids = self._session_ids()
         self.service.cancel_checkpointers(ids)
         try:
             self._interrupt_admitted_turns(ids)
-            self._append([ev.MOB_STOPPED(at_ms=ev.now_ms())])
+            self._append(events)
         except BaseException:
             self.service.rearm_checkpointers(ids)  # the mob stays running, so must its checkpoints
             raise
 
     def resume(self, allow_ephemeral: bool) -> None:
         """Rearm checkpointers, reconcile, run again; on any failure the gates are cancelled again."""
-        if self.state.status is not MobStatus.STOPPED:
-            raise InvalidTransition(self.state.status, MobStatus.RUNNING)
-        check_persistent(self.service, allow_ephemeral)
+        command = rules.Resume(ev.now_ms(), self.service.supports_persistent_sessions(), allow_ephemeral)
+        events = rules.decide(self.state, command)
         self.service.rearm_checkpointers(self._session_ids())
         try:
             self.reconcile()
-            self._append([ev.MOB_RESUMED(at_ms=ev.now_ms())])
+            self._append(events)
         except BaseException:
             self.service.cancel_checkpointers(self._session_ids())
             raise
 
-    def cancel_checkpointers(self) -> None:
-        """Cancel the checkpointers of this mob's sessions (a stopped mob brought back by open)."""
-        self.service.cancel_checkpointers(self._session_ids())
+    def recover(self) -> None:
+        """Bring the mob back after the runtime opened: reconcile a running or stopped mob, and
+        keep a stopped one's checkpointers cancelled (only the sessions bound to this mob)."""
+        if self.state.status in (MobStatus.RUNNING, MobStatus.STOPPED):
+            self.reconcile()
+        if self.state.status is MobStatus.STOPPED:
+            self.service.cancel_checkpointers(self._session_ids())
 
     def complete(self) -> None:
-        if self.state.status not in (MobStatus.RUNNING, MobStatus.STOPPED):
-            raise InvalidTransition(self.state.status, MobStatus.COMPLETED)
-        self._retire_all()
-        self._append([ev.MOB_COMPLETED(at_ms=ev.now_ms())])
+        """Retire every member and mark the mob completed."""
+        self._append(self._retire_leading(rules.decide(self.state, rules.Complete(ev.now_ms()))))
 
     def reset(self) -> None:
         """Retire everyone and start a new epoch (``mob_created`` + ``mob_reset`` in one write)."""
-        if self.state.status in (MobStatus.DESTROYED, MobStatus.CREATING):
-            raise InvalidTransition(self.state.status, MobStatus.RUNNING, "reset")
-        self._retire_all()
-        assert self.state.definition is not None
-        now = ev.now_ms()
+        rest = self._retire_leading(rules.decide(self.state, rules.Reset(ev.now_ms())))
         try:
-            self._append([ev.MOB_CREATED(definition=self.state.definition.to_dict(), at_ms=now), ev.MOB_RESET(at_ms=now)])
+            self._append(rest)
         except MobError:
             # The members are gone but the new epoch did not start: leave the mob stopped.
             self.state = dataclasses.replace(self.state, status=MobStatus.STOPPED)
@@ -215,10 +173,7 @@ class MobSupervisor(pykka.ThreadingActor):
 
     def destroy(self) -> None:
         """Retire everyone, record the end, delete the mob's events."""
-        if self.state.status is MobStatus.DESTROYED:
-            raise InvalidTransition(self.state.status, MobStatus.DESTROYED)
-        self._retire_all()
-        self._append([ev.MOB_DESTROYED(at_ms=ev.now_ms())])
+        self._append(self._retire_leading(rules.decide(self.state, rules.Destroy(ev.now_ms()))))
         try:
             self.journal.delete_to(self.stream, self.stream_seq)
         except journal.JournalError as e:
@@ -312,6 +267,9 @@ class MobSupervisor(pykka.ThreadingActor):
     # -- internals ---------------------------------------------------------------------------
 
     def _append(self, events: list[journal.Event]) -> None:
+        """Record decided events in one write, then apply them; nothing to record, nothing written."""
+        if not events:
+            return
         try:
             result = self.journal.append(self.stream, events, expected_seq=self.stream_seq)
         except journal.JournalError as e:
@@ -320,24 +278,31 @@ class MobSupervisor(pykka.ThreadingActor):
             self.state = evolve_mob(self.state, event)
         self.stream_seq = result.last_seq
 
-    def _require(self, status: MobStatus, action: str) -> None:
-        if self.state.status is not status:
-            raise InvalidTransition(self.state.status, status, f"cannot {action} while {self.state.status.value}")
+    def _retire(self, retired: journal.Event) -> None:
+        """Record one decided ``member_retired``, then end that member's session.
 
-    def _entry(self, member_id: str):  # noqa: ANN202 - RosterEntry
-        entry = self.state.roster.get(member_id)
-        if entry is None:
-            raise MobError(f"mob {self.state.mob_id!r} has no member {member_id!r}")
-        return entry
+        The roster removal is recorded first and stands even if archiving the session fails.
+        """
+        member_id = retired.data["member_id"]
+        entry = self.state.roster[member_id]
+        self._append([retired])
+        self.retiring.add(member_id)
+        try:
+            if member_id not in self.foreign:  # never end another mob's session
+                self._end_session(entry.session_id)
+        finally:
+            self.foreign.discard(member_id)
+            self.retiring.discard(member_id)
+            self.broken.pop(member_id, None)
+            self.failures.pop(member_id, None)
 
-    def _check_pair(self, a: str, b: str) -> None:
-        self._require(MobStatus.RUNNING, action="change wiring")
-        if a == b:
-            raise MobError(f"cannot wire member {a!r} to itself")
-        for m in (a, b):
-            self._entry(m)
-            if m in self.broken:
-                raise MobError(f"member {m!r} is broken: restore failed: {self.broken[m]}")
+    def _retire_leading(self, events: list[journal.Event]) -> list[journal.Event]:
+        """Perform the ``member_retired`` events that a decision starts with; the rest to append."""
+        n = 0
+        while n < len(events) and events[n].type == ev.MEMBER_RETIRED.name:
+            self._retire(events[n])
+            n += 1
+        return events[n:]
 
     def _session_ids(self) -> list[str]:
         """The members' sessions, except those bound to someone else (stop/resume never touch those)."""
@@ -379,11 +344,7 @@ class MobSupervisor(pykka.ThreadingActor):
         except SessionNotFound:
             pass  # never restored (broken) or already archived
 
-    def _retire_all(self) -> None:
-        for member_id in list(self.state.roster):
-            self.retire(member_id)
 
-
-def check_persistent(service: SessionService, allow_ephemeral: bool) -> None:
-    if not service.supports_persistent_sessions() and not allow_ephemeral:
-        raise MobError(f"{PERSISTENT_CONTRACT}; pass allow_ephemeral_sessions=True to run mobs on memory-only sessions")
+def check_persistent(service: MobSessionPort, allow_ephemeral: bool) -> None:
+    """Refuse to run mobs on a service whose sessions do not survive a restart, unless allowed."""
+    rules.require_persistent(service.supports_persistent_sessions(), allow_ephemeral)
