@@ -23,7 +23,6 @@ from mob_actors import (
 )
 from mob_actors.testing import EchoAgent
 
-
 # -- resources closed at teardown -------------------------------------------------------------
 
 

@@ -14,8 +14,6 @@ import pytest
 
 import journal
 from mob_actors import (
-    PersistentSessionService,
-    TurnOutcome,
     AgentError,
     CreateSessionRequest,
     InvalidTransition,
@@ -25,16 +23,19 @@ from mob_actors import (
     MobError,
     MobRuntime,
     MobStatus,
+    PersistentSessionService,
     Profile,
     SessionError,
     SessionNotFound,
     StartTurnRequest,
     StoreError,
+    TurnOutcome,
 )
 from mob_actors.core import events as ev
 from mob_actors.core.mob import fold_mob
 from mob_actors.mobs.supervisor import PERSISTENT_CONTRACT
 from mob_actors.testing import EchoAgent, ScriptedAgent
+
 from mob_helpers import messages, team
 
 
@@ -361,7 +362,7 @@ def test_stop_interrupts_a_running_turn(open_runtime) -> None:
     def run() -> None:
         try:
             outcome["result"] = mob.turn("a", "long job")
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             outcome["error"] = e
 
     t = threading.Thread(target=run)
@@ -705,7 +706,7 @@ def test_stop_returns_only_after_admitted_turns_have_ended(open_runtime) -> None
 def _capture(errors: list, fn, *args) -> None:
     try:
         fn(*args)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         errors.append(e)
 
 

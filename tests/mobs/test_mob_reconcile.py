@@ -17,6 +17,7 @@ from mob_actors import (
 )
 from mob_actors.core import events as ev
 from mob_actors.testing import ScriptedAgent
+
 from mob_helpers import messages, team
 
 
