@@ -43,10 +43,11 @@ _EXPORTS: dict[str, str] = {
     "MobRuntime": ".mobs.runtime",
     "MobState": ".core.mob",
     "MobStatus": ".core.mob",
+    "PendingToolCall": ".core.model",
     "PersistenceDisabled": ".core.errors",
     "PersistentSessionService": ".sessions.service",
     "Profile": ".core.mob",
-    "ReplayMismatch": ".core.state",
+    "ReplayMismatch": ".core.errors",
     "RunApplyBoundary": ".core.model",
     "RunBoundaryReceipt": ".core.model",
     "RunResult": ".core.model",
@@ -69,11 +70,10 @@ _EXPORTS: dict[str, str] = {
 }
 
 if TYPE_CHECKING:
-    from .core.errors import AgentError as AgentError, Error as Error, CallbackPending as CallbackPending, Conflict as Conflict, InvalidRequest as InvalidRequest, InvalidTransition as InvalidTransition, MobError as MobError, PersistenceDisabled as PersistenceDisabled, SessionBusy as SessionBusy, SessionError as SessionError, SessionNotFound as SessionNotFound, SessionNotRunning as SessionNotRunning, StoreError as StoreError, StreamError as StreamError, StreamNotFound as StreamNotFound, Unsupported as Unsupported
+    from .core.errors import AgentError as AgentError, Error as Error, CallbackPending as CallbackPending, Conflict as Conflict, InvalidRequest as InvalidRequest, InvalidTransition as InvalidTransition, MobError as MobError, PersistenceDisabled as PersistenceDisabled, ReplayMismatch as ReplayMismatch, SessionBusy as SessionBusy, SessionError as SessionError, SessionNotFound as SessionNotFound, SessionNotRunning as SessionNotRunning, StoreError as StoreError, StreamError as StreamError, StreamNotFound as StreamNotFound, Unsupported as Unsupported
     from .core.ids import new_id as new_id
     from .core.mob import Member as Member, MemberState as MemberState, MobDefinition as MobDefinition, MobState as MobState, MobStatus as MobStatus, Profile as Profile
-    from .core.model import Agent as Agent, CoreApplyOutput as CoreApplyOutput, CreateSessionRequest as CreateSessionRequest, EventEnvelope as EventEnvelope, HistoryPage as HistoryPage, InputState as InputState, MobBinding as MobBinding, RunApplyBoundary as RunApplyBoundary, RunBoundaryReceipt as RunBoundaryReceipt, RunResult as RunResult, Session as Session, SessionSummary as SessionSummary, StartTurnRequest as StartTurnRequest, TurnContext as TurnContext, TurnOutcome as TurnOutcome
-    from .core.state import ReplayMismatch as ReplayMismatch
+    from .core.model import Agent as Agent, CoreApplyOutput as CoreApplyOutput, CreateSessionRequest as CreateSessionRequest, EventEnvelope as EventEnvelope, HistoryPage as HistoryPage, InputState as InputState, MobBinding as MobBinding, PendingToolCall as PendingToolCall, RunApplyBoundary as RunApplyBoundary, RunBoundaryReceipt as RunBoundaryReceipt, RunResult as RunResult, Session as Session, SessionSummary as SessionSummary, StartTurnRequest as StartTurnRequest, TurnContext as TurnContext, TurnOutcome as TurnOutcome
     from .mobs.runtime import MobHandle as MobHandle, MobRuntime as MobRuntime
     from .sessions.adapter import RuntimeAdapter as RuntimeAdapter
     from .sessions.service import EphemeralSessionService as EphemeralSessionService, PersistentSessionService as PersistentSessionService, SessionService as SessionService

@@ -10,9 +10,9 @@ from __future__ import annotations
 import journal
 
 from . import events as ev
-from .errors import AgentError, CallbackPending, Conflict, InvalidRequest, Unsupported
-from .model import CreateSessionRequest, RunApplyBoundary, StartTurnRequest, TurnOutcome
 from .digest import RunningDigest
+from .errors import AgentError, Conflict, InvalidRequest, Unsupported
+from .model import CreateSessionRequest, PendingToolCall, RunApplyBoundary, StartTurnRequest, TurnOutcome
 from .state import SessionState
 
 
@@ -37,10 +37,11 @@ def revive(state: SessionState, now: int) -> list[journal.Event]:
 def check_turn(state: SessionState, req: StartTurnRequest) -> None:
     """Refuse a turn request before the agent runs."""
     if not isinstance(req.prompt, str):
-        raise InvalidRequest(f"prompt must be a str, got {type(req.prompt).__name__}")
+        raise InvalidRequest(f"prompt must be a str, got {type(req.prompt).__name__}", session_id=state.id)
     if req.system_prompt is not None and not state.deferred:
         raise Unsupported(
-            f"session {state.id}: system_prompt override is only allowed on a deferred session's first turn"
+            f"session {state.id}: system_prompt override is only allowed on a deferred session's first turn",
+            session_id=state.id,
         )
 
 
@@ -56,7 +57,7 @@ def turn(
     req: StartTurnRequest,
     boundary: RunApplyBoundary,
     input_ids: list[str],
-    outcome: TurnOutcome | CallbackPending,
+    outcome: TurnOutcome | PendingToolCall,
     count_sequence: bool,
     now: int,
     staged_count: int | None = None,
@@ -67,14 +68,14 @@ def turn(
     while this turn ran waits for the next turn (None: all of it).
     """
     check_turn(state, req)
-    if isinstance(outcome, CallbackPending):
-        added, text, usage = outcome.messages, "", {}
-        callback = {"tool_name": outcome.tool_name, "args": outcome.args}
+    if isinstance(outcome, PendingToolCall):
+        added, text, usage = list(outcome.messages), "", {}
+        callback = {"tool_name": outcome.tool_name, "args": dict(outcome.args)}
     else:
         added, text, usage, callback = outcome.messages, outcome.text, outcome.usage or {}, None
     for m in added:
         if not isinstance(m, dict) or "role" not in m or "content" not in m:
-            raise InvalidRequest(f"the agent returned a message without role/content: {m!r}")
+            raise InvalidRequest(f"session {state.id}: the agent returned a message without role/content: {m!r}", session_id=state.id)
     staged = state.staged_context if staged_count is None else state.staged_context[:staged_count]
     messages = [*staged, user_message(req), *added]
     if req.system_prompt is not None:
@@ -90,7 +91,10 @@ def turn(
         digest.extend(messages)
     except (TypeError, ValueError, RecursionError) as e:
         # Refused here, before anything is written: bad agent output must not crash the session.
-        raise AgentError(f"the agent returned messages that cannot be encoded as JSON ({e}); nothing was recorded") from e
+        raise AgentError(
+            f"session {state.id}: the agent returned messages that cannot be encoded as JSON ({e}); nothing was recorded",
+            session_id=state.id,
+        ) from e
     return [
         ev.TURN_APPLIED(
             run_id=run_id,
@@ -114,13 +118,14 @@ def append_context(
 ) -> tuple[list[journal.Event], str]:
     """System context: ``("applied" | "staged" | "duplicate")`` and the events for it."""
     if not isinstance(text, str) or not text.strip():
-        raise InvalidRequest("system context text must be a non-empty string")
+        raise InvalidRequest("system context text must be a non-empty string", session_id=state.id)
     text = text.strip()
     if key is not None and key in state.context_keys:
         if state.context_keys[key] == [text, source]:
             return [], "duplicate"
         raise Conflict(
-            f"session {state.id}: idempotency key {key!r} was already used with different text or source; use a new key"
+            f"session {state.id}: idempotency key {key!r} was already used with different text or source; use a new key",
+            session_id=state.id,
         )
     event = ev.CONTEXT_APPENDED(text=text, source=source, idempotency_key=key, staged=staged, at_ms=now)
     return [event], "staged" if staged else "applied"
@@ -128,7 +133,7 @@ def append_context(
 
 def accept_input(state: SessionState, input_id: str, content: str, now: int) -> list[journal.Event]:
     if not isinstance(content, str) or not content:
-        raise InvalidRequest("input content must be a non-empty string")
+        raise InvalidRequest("input content must be a non-empty string", session_id=state.id)
     if input_id in state.inputs:
         return []
     return [ev.INPUT_ACCEPTED(input_id=input_id, content=content, at_ms=now)]

@@ -49,7 +49,7 @@ def conversation_digest(messages: list) -> str:
 class RunningDigest:
     """The digest of a growing messages list, updated one message at a time."""
 
-    __slots__ = ("_hash", "_count")
+    __slots__ = ("_count", "_hash")
 
     def __init__(self, messages: Iterable = ()) -> None:
         self._hash = hashlib.sha256(b"[")

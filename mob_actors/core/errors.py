@@ -5,6 +5,12 @@ Every error carries a stable ``.code`` that hosts can match on without parsing m
 
 from __future__ import annotations
 
+import abc
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .model import PendingToolCall
+
 
 class Error(Exception):
     """Root of every error that :mod:`mob_actors` raises; catch it to catch them all."""
@@ -13,25 +19,31 @@ class Error(Exception):
 
 
 class SessionError(Error):
-    """Base of the session service errors."""
+    """Base of the session service errors. ``session_id`` names the session the error is about
+    (None when it is about no one session, e.g. a service that was shut down)."""
 
     code = "SESSION_ERROR"
+    session_id: str | None
+
+    def __init__(self, message: str = "", *, session_id: str | None = None) -> None:
+        super().__init__(message)
+        self.session_id = session_id
 
 
 class SessionNotFound(SessionError):
     code = "SESSION_NOT_FOUND"
+    session_id: str
 
     def __init__(self, session_id: str, detail: str = "") -> None:
-        self.session_id = session_id
-        super().__init__(f"session {session_id} not found{': ' + detail if detail else ''}")
+        super().__init__(f"session {session_id} not found{': ' + detail if detail else ''}", session_id=session_id)
 
 
 class SessionBusy(SessionError):
     code = "SESSION_BUSY"
+    session_id: str
 
     def __init__(self, session_id: str) -> None:
-        self.session_id = session_id
-        super().__init__(f"session {session_id} is already running a turn; wait for it or interrupt() it")
+        super().__init__(f"session {session_id} is already running a turn; wait for it or interrupt() it", session_id=session_id)
 
 
 class PersistenceDisabled(SessionError):
@@ -40,50 +52,101 @@ class PersistenceDisabled(SessionError):
 
 class SessionNotRunning(SessionError):
     code = "SESSION_NOT_RUNNING"
+    session_id: str
 
     def __init__(self, session_id: str) -> None:
-        self.session_id = session_id
-        super().__init__(f"session {session_id} has no turn running; nothing to interrupt")
+        super().__init__(f"session {session_id} has no turn running; nothing to interrupt", session_id=session_id)
 
 
 class StoreError(SessionError):
     code = "SESSION_STORE_ERROR"
 
 
+class ReplayMismatch(StoreError):
+    """Replaying the journal does not give what it recorded (a digest or count differs)."""
+
+    session_id: str
+
+    def __init__(self, session_id: str, seq: int, what: str, recorded: object, replayed: object) -> None:
+        super().__init__(
+            f"session {session_id} seq {seq}: replayed {what} {replayed!r} differs from the recorded {recorded!r}; "
+            "the journal may be damaged or written by incompatible code (run `mob-replay verify`)",
+            session_id=session_id,
+        )
+        self.seq = seq
+
+
 class AgentError(SessionError):
     code = "AGENT_ERROR"
 
 
-class CallbackPending(AgentError):
-    """Raised by an agent to pause a turn until a tool result arrives; also the turn's terminal."""
+class CallbackPending(AgentError, metaclass=abc.ABCMeta):
+    """Raised by an agent to pause a turn until the result of a tool call arrives.
 
-    def __init__(self, tool_name: str, args: dict | None = None, messages: list[dict] | tuple = ()) -> None:
-        super().__init__(f"turn paused: waiting for the result of tool {tool_name!r}")
-        self.tool_name = tool_name
-        self.tool_args = dict(args or {})
-        self.messages = list(messages)
+    It carries the turn's terminal, a :class:`~mob_actors.PendingToolCall` (``.pending``), which
+    the service records and returns as ``CoreApplyOutput.terminal``; ``start_turn`` raises it
+    again, naming the session. A ``PendingToolCall`` counts as an instance of this class (it is
+    registered as a virtual subclass), so hosts that check
+    ``isinstance(out.terminal, CallbackPending)`` keep working; ``except CallbackPending`` still
+    catches only the exception.
+    """
+
+    pending: PendingToolCall
+
+    def __init__(
+        self, tool_name: str, args: Mapping[str, Any] | None = None, messages: Iterable[dict[str, Any]] = (),
+        *, session_id: str | None = None,
+    ) -> None:
+        super().__init__(f"turn paused: waiting for the result of tool {tool_name!r}", session_id=session_id)
+        self.pending = PendingToolCall(tool_name, dict(args or {}), tuple(messages))
+
+    @classmethod
+    def of(cls, pending: PendingToolCall, session_id: str | None = None) -> CallbackPending:
+        """The exception that carries ``pending`` (what ``start_turn`` raises for a paused turn)."""
+        return cls(pending.tool_name, pending.args, pending.messages, session_id=session_id)
+
+    @property
+    def tool_name(self) -> str:
+        """The tool whose result the turn waits for."""
+        return self.pending.tool_name
+
+    @property
+    def tool_args(self) -> dict[str, Any]:
+        """The tool's arguments (also ``args``)."""
+        return self.pending.args
 
     # ``args`` is the tool's arguments. BaseException.__init__ would overwrite a plain attribute
     # with the message tuple (and its setter turns a dict into a tuple of keys), so it is a property.
     @property  # type: ignore[override]
-    def args(self) -> dict:
-        return self.tool_args
+    def args(self) -> dict[str, Any]:
+        return self.pending.args
 
     @args.setter
     def args(self, value: object) -> None:
         BaseException.args.__set__(self, value)  # type: ignore[attr-defined]
 
-    def __reduce__(self) -> tuple:
-        return (type(self), (self.tool_name, self.tool_args, self.messages))
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """The messages the agent added before it paused (recorded with the turn)."""
+        return list(self.pending.messages)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self).of, (self.pending, self.session_id))
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, CallbackPending) and (self.tool_name, self.args) == (other.tool_name, other.args)
+        if isinstance(other, (CallbackPending, PendingToolCall)):
+            return (self.tool_name, self.args) == (other.tool_name, other.args)
+        return NotImplemented
 
     def __hash__(self) -> int:
         return hash(self.tool_name)
 
     def __repr__(self) -> str:
         return f"CallbackPending(tool_name={self.tool_name!r}, args={self.args!r})"
+
+
+# The terminal of a paused turn used to be the exception itself; hosts still check it with isinstance.
+CallbackPending.register(PendingToolCall)
 
 
 class Unsupported(SessionError):
@@ -106,6 +169,10 @@ class StreamError(Error):
 
 class StreamNotFound(StreamError):
     code = "STREAM_NOT_FOUND"
+
+    def __init__(self, message: str = "", *, session_id: str | None = None) -> None:
+        super().__init__(message)
+        self.session_id = session_id
 
 
 class MobError(Error):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import _thread
 import os
-import threading
 import time
 import uuid
 
-_lock = threading.Lock()
+# A bare lock from ``_thread`` (built in, loaded by every interpreter at start-up): all this needs,
+# without loading ``threading`` into the pure core.
+_lock = _thread.allocate_lock()
 _last_ms = 0
 _counter = 0
 

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import enum
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import msgpack
 
-from .errors import CallbackPending
-
 Message = dict  # {"role": "system"|"user"|"assistant"|"tool", "content": ..., **extra}
-ROLES = ("system", "user", "assistant", "tool")
 
 
 @dataclass(frozen=True)
@@ -162,12 +158,13 @@ class RunResult:
 
 @dataclass(frozen=True)
 class CoreApplyOutput:
-    """What ``apply_runtime_turn`` returns; ``terminal`` is a RunResult or a CallbackPending."""
+    """What ``apply_runtime_turn`` returns; ``terminal`` is the RunResult (also ``run_result``) or,
+    for a turn the agent paused on a tool call, a :class:`PendingToolCall`."""
 
     receipt: RunBoundaryReceipt
     session_snapshot: bytes
     run_result: RunResult | None
-    terminal: RunResult | CallbackPending
+    terminal: RunResult | PendingToolCall
 
 
 @dataclass(frozen=True)
@@ -204,16 +201,50 @@ class InputState:
     sequence: int | None = None
 
 
-class TurnContext:
-    """What an agent gets for one turn."""
+@dataclass(frozen=True)
+class PendingToolCall:
+    """The terminal of a turn the agent paused on a tool call (it raised ``CallbackPending``).
 
-    def __init__(self, session: Session, request: StartTurnRequest, emit: Callable[..., None], cancelled: threading.Event) -> None:
+    The turn is recorded with the messages the agent added and this call (``callback`` of its
+    ``turn_applied`` event); the host runs the tool and sends its result in a later turn.
+    ``isinstance(p, CallbackPending)`` is True for it (see :class:`~mob_actors.CallbackPending`).
+    """
+
+    tool_name: str
+    args: dict[str, Any] = field(default_factory=dict)
+    messages: tuple[Message, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Copies, so that the agent's later changes to what it passed cannot alter the record.
+        object.__setattr__(self, "args", dict(self.args))
+        object.__setattr__(self, "messages", tuple(self.messages))
+
+    def __hash__(self) -> int:  # args is a dict: hash by name, equality compares everything
+        return hash(self.tool_name)
+
+
+class Cancellation(Protocol):
+    """A turn's cancellation flag, set by ``interrupt`` (the service passes a ``threading.Event``)."""
+
+    def is_set(self) -> bool:
+        """True once the turn was interrupted."""
+        ...
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until interrupted or ``timeout`` seconds passed; True if interrupted."""
+        ...
+
+
+class TurnContext:
+    """What an agent gets for one turn: the session (a copy), the request, ``emit`` and ``cancelled``."""
+
+    def __init__(self, session: Session, request: StartTurnRequest, emit: Callable[[str, dict[str, Any]], None], cancelled: Cancellation) -> None:
         self.session = session
         self.request = request
         self._emit = emit
         self.cancelled = cancelled
 
-    def emit(self, type: str, **data: Any) -> None:  # noqa: A002
+    def emit(self, type: str, **data: Any) -> None:
         """Stream an event (e.g. ``text_delta``) to the session's subscribers."""
         self._emit(type, data)
 
@@ -221,4 +252,6 @@ class TurnContext:
 class Agent(Protocol):
     """The pluggable part: anything with ``run_turn``. Raise :class:`CallbackPending` to pause."""
 
-    def run_turn(self, ctx: TurnContext) -> TurnOutcome: ...
+    def run_turn(self, ctx: TurnContext) -> TurnOutcome:
+        """Run one turn: return the messages the agent adds (after the user message) and its reply."""
+        ...

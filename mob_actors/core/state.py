@@ -18,6 +18,7 @@ import msgpack
 
 from . import events as ev
 from .digest import RunningDigest
+from .errors import ReplayMismatch as ReplayMismatch  # ReplayMismatch: its old home
 from .errors import StoreError
 from .model import InputState, MobBinding, Session
 
@@ -33,18 +34,6 @@ class EventLike(Protocol):
 
     @property
     def data(self) -> Any: ...
-
-
-class ReplayMismatch(StoreError):
-    """Replaying the journal does not give what it recorded (a digest or count differs)."""
-
-    def __init__(self, session_id: str, seq: int, what: str, recorded: object, replayed: object) -> None:
-        self.session_id = session_id
-        self.seq = seq
-        super().__init__(
-            f"session {session_id} seq {seq}: replayed {what} {replayed!r} differs from the recorded {recorded!r}; "
-            "the journal may be damaged or written by incompatible code (run `mob-replay verify`)"
-        )
 
 
 @dataclass
@@ -170,7 +159,7 @@ class SessionState:
 class _PackedMessages:
     """The msgpack bytes of a messages list's first ``count`` messages (see ``session_bytes``)."""
 
-    __slots__ = ("source", "count", "first", "last", "data")
+    __slots__ = ("count", "data", "first", "last", "source")
 
     def __init__(self, source: list) -> None:
         self.source = source

@@ -15,16 +15,17 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import journal
 import pykka
 
+import journal
+
 from ..core import decide
-from ..core.errors import CallbackPending, SessionError, SessionNotFound
+from ..core.errors import SessionError, SessionNotFound
 from ..core.events import now_ms
-from ..core.model import RunApplyBoundary, RunBoundaryReceipt, StartTurnRequest, TurnOutcome
+from ..core.model import PendingToolCall, RunApplyBoundary, RunBoundaryReceipt, StartTurnRequest, TurnOutcome
 from ..core.state import SessionState, evolve
 from .store import SessionStore
 
@@ -44,16 +45,20 @@ class CheckpointGate:
 
 @dataclass(frozen=True)
 class CommitTurn:
+    """Record a finished (or paused) turn; answered with :class:`TurnCommitted`."""
+
     run_id: str
     request: StartTurnRequest
     boundary: RunApplyBoundary
     input_ids: list[str]
-    outcome: TurnOutcome | CallbackPending
+    outcome: TurnOutcome | PendingToolCall
     staged_count: int | None = None  # staged context when the turn started (None: all)
 
 
 @dataclass(frozen=True)
 class AppendContext:
+    """Add system context (``staged`` while a turn runs); answered with the outcome string."""
+
     text: str
     source: str | None
     key: str | None
@@ -62,12 +67,16 @@ class AppendContext:
 
 @dataclass(frozen=True)
 class AcceptInput:
+    """Record an input in the ledger; answered with its :class:`InputState`."""
+
     input_id: str
     content: str
 
 
 @dataclass(frozen=True)
 class Checkpoint:
+    """Snapshot now if due (or always with ``force``) and the gate is armed; answered True if written."""
+
     force: bool = False
 
 
@@ -81,38 +90,36 @@ class Record:
 
 @dataclass(frozen=True)
 class TurnCommitted:
-    state_seq: int
+    """The answer to :class:`CommitTurn`: the receipt and the session's bytes after the turn."""
+
     receipt: RunBoundaryReceipt
     snapshot: bytes
 
 
-@dataclass
+@dataclass(frozen=True)
 class ActorHooks:
     """How the actor talks back to its service (called on the actor's thread)."""
 
     publish: Callable[[SessionState], None]
     failed: Callable[[str, BaseException], None]
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
-class SessionActor(pykka.ThreadingActor):
+class SessionActor(pykka.ThreadingActor):  # type: ignore[misc]  # pykka ships no type stubs
+    """The only writer of one session's stream: decide, store, evolve, publish, one message at a time."""
+
     use_daemon_thread = True  # a host that exits without shutdown() must not hang on us
 
-    def __init__(
-        self, state: SessionState, store: SessionStore, gate: CheckpointGate, checkpoint_every: int,
-        count_sequence: bool, hooks: ActorHooks,
-    ) -> None:
+    def __init__(self, state: SessionState, store: SessionStore, gate: CheckpointGate, hooks: ActorHooks) -> None:
         super().__init__()
         self.state = state
         self.store = store
         self.gate = gate
-        self.checkpoint_every = checkpoint_every
-        self.count_sequence = count_sequence
         self.hooks = hooks
         self._failure_reported = False
         self._retired = False  # a Record with stop_after was applied
 
     def on_receive(self, message: Any) -> Any:
+        """Handle one message; a refused command leaves the state as it was, anything else stops the actor."""
         if self._retired:
             # pykka queues a stop behind what is already in the mailbox: refuse what came in after
             # the archive/discard instead of writing it after the session's last event.
@@ -129,6 +136,7 @@ class SessionActor(pykka.ThreadingActor):
             raise
 
     def on_failure(self, exception_type: type[BaseException] | None, exception_value: BaseException | None, traceback: Any) -> None:
+        """Report a failure on the tell path (pykka calls this; the actor is gone afterwards)."""
         # Reached only when a message sent with tell raised (ask sends failures back instead);
         # on_receive has usually reported it already.
         if not self._failure_reported:
@@ -167,7 +175,7 @@ class SessionActor(pykka.ThreadingActor):
     def _commit_turn(self, m: CommitTurn) -> TurnCommitted:
         events = decide.turn(
             self.state, run_id=m.run_id, req=m.request, boundary=m.boundary, input_ids=m.input_ids,
-            outcome=m.outcome, count_sequence=self.count_sequence, now=now_ms(), staged_count=m.staged_count,
+            outcome=m.outcome, count_sequence=self.store.durable, now=now_ms(), staged_count=m.staged_count,
         )
         self._persist(events)
         data = events[0].data
@@ -179,9 +187,10 @@ class SessionActor(pykka.ThreadingActor):
             message_count=data["message_count"],
             sequence=data["sequence"],
         )
-        if self.state.seq - self.state.checkpoint_seq >= self.checkpoint_every:
+        every = self.store.checkpoint_every
+        if every is not None and self.state.seq - self.state.checkpoint_seq >= every:
             self.actor_ref.tell(Checkpoint())  # after the reply: the caller does not wait for it
-        return TurnCommitted(self.state.seq, receipt, self.state.session_bytes())  # = to_session().to_bytes()
+        return TurnCommitted(receipt, self.state.session_bytes())  # = to_session().to_bytes()
 
     def _checkpoint(self, force: bool) -> bool:
         """Snapshot + ``checkpointed`` event under the gate. Failures are logged, never fatal."""

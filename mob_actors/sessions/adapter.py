@@ -1,16 +1,43 @@
-"""The runtime adapter: a ledger of inputs waiting to be applied to a session as one turn."""
+"""The runtime adapter: a ledger of inputs waiting to be applied to a session as one turn.
+
+The ledger reaches the sessions only through :class:`LedgerPort`, the few operations it needs;
+the session service hands it one. It knows nothing else of the service.
+"""
 
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ..core.errors import InvalidRequest
 from ..core.ids import check_id, new_id
 from ..core.model import CoreApplyOutput, InputState, RunApplyBoundary, StartTurnRequest
 
-if TYPE_CHECKING:
-    from .service import SessionService
+
+class LedgerPort(Protocol):
+    """What the input ledger needs of a session service."""
+
+    def accept_input(self, session_id: str, input_id: str, content: str) -> InputState:
+        """Record an input of a live session (durable when it returns, if the service is)."""
+        ...
+
+    def input_state(self, session_id: str, input_id: str) -> InputState | None:
+        """An input's state in its session, or None if the session is unknown or lacks it."""
+        ...
+
+    def pending_inputs(self, session_id: str) -> list[InputState]:
+        """The accepted, not yet consumed inputs of a live session, in acceptance order."""
+        ...
+
+    def input_index(self) -> dict[str, str]:
+        """input_id -> session_id of every input accepted before this service started."""
+        ...
+
+    def apply_runtime_turn(
+        self, session_id: str, run_id: str, req: StartTurnRequest, boundary: RunApplyBoundary | str, contributing_input_ids: list[str]
+    ) -> CoreApplyOutput:
+        """Run one turn that consumes ``contributing_input_ids`` with its own event."""
+        ...
 
 
 class RuntimeAdapter:
@@ -21,8 +48,8 @@ class RuntimeAdapter:
     with its turn or still pending, never both, never lost.
     """
 
-    def __init__(self, service: SessionService) -> None:
-        self._service = service
+    def __init__(self, port: LedgerPort) -> None:
+        self._port = port
         self._lock = threading.Lock()
         self._index: dict[str, str] | None = None  # input_id -> session_id, loaded on first use
 
@@ -34,12 +61,12 @@ class RuntimeAdapter:
             try:
                 input_id = check_id(input_id, "input id")
             except ValueError as e:
-                raise InvalidRequest(str(e)) from None
+                raise InvalidRequest(str(e), session_id=session_id) from None
         index = self._load_index()
         with self._lock:
             if input_id in index:
                 return input_id
-        self._service._accept_input(session_id, input_id, content)
+        self._port.accept_input(session_id, input_id, content)
         with self._lock:
             index[input_id] = session_id
         return input_id
@@ -47,25 +74,26 @@ class RuntimeAdapter:
     def input_state(self, input_id: str) -> InputState | None:
         """``accepted`` or ``consumed`` (with its run id and sequence); None for an unknown id."""
         session_id = self._load_index().get(input_id)
-        return None if session_id is None else self._service._input_state(session_id, input_id)
+        return None if session_id is None else self._port.input_state(session_id, input_id)
 
     def pending_inputs(self, session_id: str) -> list[InputState]:
-        return self._service._pending_inputs(session_id)
+        """The accepted, not yet consumed inputs of a live session, in acceptance order."""
+        return self._port.pending_inputs(session_id)
 
     def apply_pending(
         self, session_id: str, run_id: str | None = None, boundary: RunApplyBoundary | str = RunApplyBoundary.IMMEDIATE
     ) -> CoreApplyOutput | None:
         """Run one turn over every accepted input (None if there is none)."""
-        pending = self._service._pending_inputs(session_id)
+        pending = self._port.pending_inputs(session_id)
         if not pending:
             return None
         prompt = "\n\n".join(p.content for p in pending)
-        return self._service.apply_runtime_turn(
+        return self._port.apply_runtime_turn(
             session_id, run_id or new_id(), StartTurnRequest(prompt), boundary, [p.input_id for p in pending]
         )
 
     def _load_index(self) -> dict[str, str]:
         with self._lock:
             if self._index is None:
-                self._index = dict(self._service._store_input_index())
+                self._index = dict(self._port.input_index())
             return self._index

@@ -90,7 +90,7 @@ class EventHub:
         self._subscribers: list[EventStream] = []
         self._closed = False
 
-    def marker(self, type: str, data: dict[str, Any], seq: int | None = None) -> EventEnvelope:  # noqa: A002
+    def marker(self, type: str, data: dict[str, Any], seq: int | None = None) -> EventEnvelope:
         """An envelope for one subscriber only (it repeats a seq, by default the last, rather than taking one)."""
         if seq is None:
             with self._lock:
@@ -106,7 +106,7 @@ class EventHub:
                 self._subscribers.append(stream)
         return stream
 
-    def publish(self, type: str, data: dict[str, Any]) -> EventEnvelope:  # noqa: A002
+    def publish(self, type: str, data: dict[str, Any]) -> EventEnvelope:
         with self._lock:  # stamp and deliver under one lock so every subscriber sees seq order
             self._seq += 1
             envelope = EventEnvelope(new_id(), self.source_id, self._seq, now_ms(), type, data, self.mob_id)
@@ -114,7 +114,7 @@ class EventHub:
                 s._put(envelope)
         return envelope
 
-    def publish_quiet(self, type: str, data: dict[str, Any]) -> None:  # noqa: A002
+    def publish_quiet(self, type: str, data: dict[str, Any]) -> None:
         """:meth:`publish` for a caller that does not need the envelope back.
 
         With no subscriber only the seq moves (so later subscribers see the same numbering): a
