@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from typing import Union
 
 from .core.model import TurnContext, TurnOutcome
 
-Step = Union[str, TurnOutcome, BaseException, Callable[[TurnContext], TurnOutcome]]
+Step = str | TurnOutcome | BaseException | Callable[[TurnContext], TurnOutcome]
 
 
 class EchoAgent:

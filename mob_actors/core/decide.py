@@ -7,6 +7,8 @@ return and then applies it with :func:`mob_actors.state.evolve`.
 
 from __future__ import annotations
 
+from typing import Any
+
 import journal
 
 from . import events as ev
@@ -45,7 +47,7 @@ def check_turn(state: SessionState, req: StartTurnRequest) -> None:
         )
 
 
-def user_message(req: StartTurnRequest) -> dict:
+def user_message(req: StartTurnRequest) -> dict[str, Any]:
     notices = "".join(f"[SYSTEM NOTICE: {text}]\n\n" for text in req.additional_instructions)
     return {"role": "user", "content": notices + req.prompt}
 

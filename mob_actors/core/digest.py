@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 # A prebuilt encoder: json.dumps with options builds a new encoder on every call, 3x slower.
 _encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -21,9 +22,10 @@ _canonical_slow = _encoder.encode
 # once per turn, so we build the C encoder once, with the same options, and keep JSONEncoder as
 # the fallback. markers=None (no cycle check): a shared markers dict is not safe across threads;
 # any error (a cycle, an unencodable value) is re-raised by the fallback with the usual message.
-_c_encoder = (
-    json.encoder.c_make_encoder(None, _encoder.default, json.encoder.encode_basestring, None, ":", ",", True, False, True)
-    if json.encoder.c_make_encoder is not None
+_c_make_encoder = getattr(json.encoder, "c_make_encoder", None)  # private to json (absent from its stubs)
+_c_encoder: Callable[[object, int], Iterable[str]] | None = (
+    _c_make_encoder(None, _encoder.default, json.encoder.encode_basestring, None, ":", ",", True, False, True)
+    if _c_make_encoder is not None
     else None
 )
 
@@ -41,7 +43,7 @@ def canonical_json(value: object) -> bytes:
     return _canonical(value).encode("utf-8")
 
 
-def conversation_digest(messages: list) -> str:
+def conversation_digest(messages: list[Any]) -> str:
     """The digest of ``messages`` in one go (the definition; anyone can recompute it)."""
     return hashlib.sha256(canonical_json(messages)).hexdigest()
 
@@ -51,12 +53,12 @@ class RunningDigest:
 
     __slots__ = ("_count", "_hash")
 
-    def __init__(self, messages: Iterable = ()) -> None:
+    def __init__(self, messages: Iterable[Any] = ()) -> None:
         self._hash = hashlib.sha256(b"[")
         self._count = 0
         self.extend(messages)
 
-    def extend(self, messages: Iterable) -> None:
+    def extend(self, messages: Iterable[Any]) -> None:
         # One encoder call for the whole batch: canonical JSON of a list is "[" + the items joined
         # by "," + "]", so its inside is exactly what hashing the messages one by one would feed.
         messages = messages if isinstance(messages, list) else list(messages)

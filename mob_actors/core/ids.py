@@ -34,7 +34,7 @@ def new_id() -> str:
         counter = _counter
     value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | counter << 64 | 0b10 << 62 | (rand & ((1 << 62) - 1))
     # Formatted directly: the same text as str(uuid.UUID(int=value)), without building the object.
-    h = "%032x" % value
+    h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 import msgpack
 
-Message = dict  # {"role": "system"|"user"|"assistant"|"tool", "content": ..., **extra}
+Message = dict[str, Any]  # {"role": "system"|"user"|"assistant"|"tool", "content": ..., **extra}
 
 
 @dataclass(frozen=True)
@@ -20,11 +20,11 @@ class MobBinding:
     profile: str
     member_id: str
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"mob_id": self.mob_id, "profile": self.profile, "member_id": self.member_id}
 
     @classmethod
-    def from_dict(cls, d: Mapping | None) -> MobBinding | None:
+    def from_dict(cls, d: Mapping[str, Any] | None) -> MobBinding | None:
         return None if d is None else cls(d["mob_id"], d["profile"], d["member_id"])
 
 
@@ -34,14 +34,14 @@ class Session:
 
     id: str
     messages: list[Message] = field(default_factory=list)
-    metadata: dict = field(default_factory=dict)
-    labels: dict = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    labels: dict[str, Any] = field(default_factory=dict)
     binding: MobBinding | None = None
     created_at_ms: int = 0
     updated_at_ms: int = 0
     archived: bool = False
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "version": 1,
             "id": self.id,
@@ -55,7 +55,7 @@ class Session:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> Session:
+    def from_dict(cls, d: Mapping[str, Any]) -> Session:
         if d.get("version", 1) != 1:
             raise ValueError(f"unknown Session format version {d.get('version')!r}; upgrade mob-actors to read it")
         return cls(
@@ -71,7 +71,8 @@ class Session:
 
     def to_bytes(self) -> bytes:
         """msgpack of :meth:`to_dict` (the ``session_snapshot`` of a :class:`CoreApplyOutput`)."""
-        return msgpack.packb(self.to_dict(), use_bin_type=True)
+        packed: bytes = msgpack.packb(self.to_dict(), use_bin_type=True)
+        return packed
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Session:
@@ -86,7 +87,7 @@ class SessionSummary:
     message_count: int
     created_at_ms: int
     updated_at_ms: int
-    labels: dict
+    labels: dict[str, Any]
     binding: MobBinding | None
     is_live: bool
 
@@ -109,8 +110,8 @@ class CreateSessionRequest:
     session_id: str | None = None
     initial_prompt: str | None = None
     system_prompt: str | None = None
-    metadata: dict | None = None
-    labels: dict | None = None
+    metadata: dict[str, Any] | None = None
+    labels: dict[str, Any] | None = None
     binding: MobBinding | None = None
 
 
@@ -124,7 +125,7 @@ class StartTurnRequest:
     on_event: Callable[[EventEnvelope], None] | None = None
 
 
-class RunApplyBoundary(str, enum.Enum):
+class RunApplyBoundary(str, enum.Enum):  # noqa: UP042  # not StrEnum: str() of a member must stay as it was
     IMMEDIATE = "immediate"
     RUN_START = "run_start"
     RUN_CHECKPOINT = "run_checkpoint"
@@ -152,7 +153,7 @@ class RunBoundaryReceipt:
 @dataclass(frozen=True)
 class RunResult:
     text: str
-    usage: dict
+    usage: dict[str, Any]
     message_count: int
 
 
@@ -176,7 +177,7 @@ class EventEnvelope:
     seq: int
     timestamp_ms: int
     type: str
-    data: dict
+    data: dict[str, Any]
     mob_id: str | None = None
 
 
@@ -186,7 +187,7 @@ class TurnOutcome:
 
     messages: list[Message]
     text: str
-    usage: dict | None = None
+    usage: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

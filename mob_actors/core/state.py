@@ -43,18 +43,18 @@ class SessionState:
     id: str
     created_at_ms: int
     seq: int = 0
-    messages: list[dict] = field(default_factory=list)
-    metadata: dict = field(default_factory=dict)
-    labels: dict = field(default_factory=dict)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    labels: dict[str, Any] = field(default_factory=dict)
     binding: MobBinding | None = None
     updated_at_ms: int = 0
     archived: bool = False
     deferred: bool = True  # no turn applied yet
-    usage: dict = field(default_factory=dict)  # totals over all turns
+    usage: dict[str, Any] = field(default_factory=dict)  # totals over all turns
     run_sequences: dict[str, int] = field(default_factory=dict)  # run_id -> applies so far
-    inputs: dict[str, dict] = field(default_factory=dict)  # input_id -> {content, state, run_id, sequence}
-    context_keys: dict[str, list] = field(default_factory=dict)  # idempotency_key -> [text, source]
-    staged_context: list[dict] = field(default_factory=list)
+    inputs: dict[str, dict[str, Any]] = field(default_factory=dict)  # input_id -> {content, state, run_id, sequence}
+    context_keys: dict[str, list[Any]] = field(default_factory=dict)  # idempotency_key -> [text, source]
+    staged_context: list[dict[str, Any]] = field(default_factory=list)
     checkpoint_seq: int = 0  # seq of the last snapshot
     digest: RunningDigest = field(default_factory=RunningDigest)
 
@@ -123,7 +123,7 @@ class SessionState:
 
     # -- snapshots -----------------------------------------------------------------------------
 
-    def to_snapshot(self) -> dict:
+    def to_snapshot(self) -> dict[str, Any]:
         """A msgpack-encodable dict; the running digest is rebuilt from the messages on load."""
         return {
             "format": SNAPSHOT_FORMAT,
@@ -146,7 +146,7 @@ class SessionState:
         }
 
     @classmethod
-    def from_snapshot(cls, d: dict) -> SessionState:
+    def from_snapshot(cls, d: dict[str, Any]) -> SessionState:
         if d.get("format") != SNAPSHOT_FORMAT:
             raise StoreError(f"snapshot format {d.get('format')!r} is not {SNAPSHOT_FORMAT}; it was written by another version")
         fields = {k: v for k, v in d.items() if k != "format"}
@@ -161,18 +161,18 @@ class _PackedMessages:
 
     __slots__ = ("count", "data", "first", "last", "source")
 
-    def __init__(self, source: list) -> None:
+    def __init__(self, source: list[dict[str, Any]]) -> None:
         self.source = source
         self.count = 0
         self.first: object = None
         self.last: object = None
         self.data = bytearray()
 
-    def valid_for(self, msgs: list) -> bool:
+    def valid_for(self, msgs: list[dict[str, Any]]) -> bool:
         count = self.count
         return msgs is self.source and count <= len(msgs) and (not count or (msgs[0] is self.first and msgs[count - 1] is self.last))
 
-    def extend(self, msgs: list) -> None:
+    def extend(self, msgs: list[dict[str, Any]]) -> None:
         if len(msgs) > self.count:
             packer = msgpack.Packer(use_bin_type=True)
             for m in msgs[self.count:]:
@@ -183,7 +183,7 @@ class _PackedMessages:
 
 # -- evolve ----------------------------------------------------------------------------------------
 
-Evolver = Callable[[SessionState, dict, int], None]
+Evolver = Callable[[SessionState, dict[str, Any], int], None]
 _EVOLVERS: dict[str, Evolver] = {}
 
 
@@ -227,12 +227,12 @@ def evolve(state: SessionState | None, event: EventLike) -> SessionState:
 
 
 @_on(ev.SESSION_REVIVED)
-def _revived(state: SessionState, data: dict, seq: int) -> None:
+def _revived(state: SessionState, data: dict[str, Any], seq: int) -> None:
     state.archived = False
 
 
 @_on(ev.TURN_APPLIED)
-def _turn_applied(state: SessionState, data: dict, seq: int) -> None:
+def _turn_applied(state: SessionState, data: dict[str, Any], seq: int) -> None:
     if data["system_prompt"] is not None:
         system = {"role": "system", "content": data["system_prompt"]}
         if state.messages and state.messages[0].get("role") == "system":
@@ -263,12 +263,12 @@ def _turn_applied(state: SessionState, data: dict, seq: int) -> None:
 
 
 @_on(ev.INPUT_ACCEPTED)
-def _input_accepted(state: SessionState, data: dict, seq: int) -> None:
+def _input_accepted(state: SessionState, data: dict[str, Any], seq: int) -> None:
     state.inputs[data["input_id"]] = {"content": data["content"], "state": "accepted", "run_id": None, "sequence": None}
 
 
 @_on(ev.CONTEXT_APPENDED)
-def _context_appended(state: SessionState, data: dict, seq: int) -> None:
+def _context_appended(state: SessionState, data: dict[str, Any], seq: int) -> None:
     message = context_message(data["text"], data["source"])
     if data["idempotency_key"] is not None:
         state.context_keys[data["idempotency_key"]] = [data["text"], data["source"]]
@@ -280,22 +280,22 @@ def _context_appended(state: SessionState, data: dict, seq: int) -> None:
 
 
 @_on(ev.CHECKPOINTED)
-def _checkpointed(state: SessionState, data: dict, seq: int) -> None:
+def _checkpointed(state: SessionState, data: dict[str, Any], seq: int) -> None:
     _check(state, seq, data["digest"], data["message_count"])
     state.checkpoint_seq = data["snapshot_seq"]
 
 
 @_on(ev.DISCARDED)
-def _discarded(state: SessionState, data: dict, seq: int) -> None:
+def _discarded(state: SessionState, data: dict[str, Any], seq: int) -> None:
     pass  # the live actor goes away; the state does not change
 
 
 @_on(ev.ARCHIVED)
-def _archived(state: SessionState, data: dict, seq: int) -> None:
+def _archived(state: SessionState, data: dict[str, Any], seq: int) -> None:
     state.archived = True
 
 
-def context_message(text: str, source: str | None) -> dict:
+def context_message(text: str, source: str | None) -> dict[str, Any]:
     message = {"role": "system", "content": text}
     if source is not None:
         message["source"] = source

@@ -104,7 +104,7 @@ class ActorHooks:
     failed: Callable[[str, BaseException], None]
 
 
-class SessionActor(pykka.ThreadingActor):  # type: ignore[misc]  # pykka ships no type stubs
+class SessionActor(pykka.ThreadingActor):
     """The only writer of one session's stream: decide, store, evolve, publish, one message at a time."""
 
     use_daemon_thread = True  # a host that exits without shutdown() must not hang on us

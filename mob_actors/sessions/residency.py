@@ -10,6 +10,7 @@ code that starts, stops or asks session actors.
 from __future__ import annotations
 
 import collections
+import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,8 +41,8 @@ class LiveSession:
     gate: CheckpointGate = field(default_factory=CheckpointGate)
     turn_lock: threading.Lock = field(default_factory=threading.Lock)
     cancel: threading.Event | None = None  # the running turn's, set by interrupt()
-    actor: pykka.ActorRef | None = None
-    stopping: pykka.Future | None = None
+    actor: pykka.ActorRef[SessionActor] | None = None
+    stopping: pykka.Future[Any] | None = None
     view: SessionState | None = None  # a reader copy; None while passivated
     closing: bool = False  # its last event (archive/discard) is being written: never respawn it
 
@@ -191,7 +192,7 @@ class Residency:
             self._passivate(live)
         self.current(live)
 
-    def actor_ref(self, live: LiveSession) -> pykka.ActorRef:
+    def actor_ref(self, live: LiveSession) -> pykka.ActorRef[SessionActor]:
         """The session's running actor (started if it was passivated)."""
         self.current(live)
         assert live.actor is not None
@@ -216,7 +217,7 @@ class Residency:
 
     def _spawn(self, live: LiveSession, state: SessionState) -> None:
         """Start the actor for ``state`` (caller holds the lock); passivate the LRU if over."""
-        hooks = ActorHooks(publish=lambda s, live=live: self._published(live, s), failed=self._actor_failed)
+        hooks = ActorHooks(publish=functools.partial(self._published, live), failed=self._actor_failed)
         live.actor = SessionActor.start(state, self._store, live.gate, hooks)
         self._resident[live.id] = None
         self._resident.move_to_end(live.id)

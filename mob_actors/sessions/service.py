@@ -51,7 +51,7 @@ from ..core.model import (
     TurnOutcome,
 )
 from ..core.state import SessionState, evolve
-from .actor import AcceptInput, AppendContext, Checkpoint, CommitTurn, Record, TurnCommitted
+from .actor import AcceptInput, AppendContext, Checkpoint, CommitTurn, Record, SessionActor, TurnCommitted
 from .adapter import RuntimeAdapter
 from .catalogue import Catalogue
 from .residency import LiveSession, Residency, check_max_resident
@@ -371,7 +371,7 @@ class SessionService:
         self._residency.restart(self._residency.require(session_id))
         return self.read(session_id)
 
-    def actor_ref(self, session_id: str) -> pykka.ActorRef:
+    def actor_ref(self, session_id: str) -> pykka.ActorRef[SessionActor]:
         """The running actor of a live session (for supervision and tests)."""
         return self._residency.actor_ref(self._residency.require(session_id))
 

@@ -146,7 +146,7 @@ class MemoryStore:
     their history) until ``max_archived`` newer ones push them out."""
 
     durable = False
-    checkpoint_every = None  # a snapshot would go nowhere
+    checkpoint_every: int | None = None  # a snapshot would go nowhere
 
     def __init__(self, *, max_archived: int = 1000) -> None:
         self._archived: collections.OrderedDict[str, SessionState] = collections.OrderedDict()
