@@ -70,13 +70,52 @@ _EXPORTS: dict[str, str] = {
 }
 
 if TYPE_CHECKING:
-    from .core.errors import AgentError as AgentError, Error as Error, CallbackPending as CallbackPending, Conflict as Conflict, InvalidRequest as InvalidRequest, InvalidTransition as InvalidTransition, MobError as MobError, PersistenceDisabled as PersistenceDisabled, ReplayMismatch as ReplayMismatch, SessionBusy as SessionBusy, SessionError as SessionError, SessionNotFound as SessionNotFound, SessionNotRunning as SessionNotRunning, StoreError as StoreError, StreamError as StreamError, StreamNotFound as StreamNotFound, Unsupported as Unsupported
+    from .core.errors import AgentError as AgentError
+    from .core.errors import CallbackPending as CallbackPending
+    from .core.errors import Conflict as Conflict
+    from .core.errors import Error as Error
+    from .core.errors import InvalidRequest as InvalidRequest
+    from .core.errors import InvalidTransition as InvalidTransition
+    from .core.errors import MobError as MobError
+    from .core.errors import PersistenceDisabled as PersistenceDisabled
+    from .core.errors import ReplayMismatch as ReplayMismatch
+    from .core.errors import SessionBusy as SessionBusy
+    from .core.errors import SessionError as SessionError
+    from .core.errors import SessionNotFound as SessionNotFound
+    from .core.errors import SessionNotRunning as SessionNotRunning
+    from .core.errors import StoreError as StoreError
+    from .core.errors import StreamError as StreamError
+    from .core.errors import StreamNotFound as StreamNotFound
+    from .core.errors import Unsupported as Unsupported
     from .core.ids import new_id as new_id
-    from .core.mob import Member as Member, MemberState as MemberState, MobDefinition as MobDefinition, MobState as MobState, MobStatus as MobStatus, Profile as Profile
-    from .core.model import Agent as Agent, CoreApplyOutput as CoreApplyOutput, CreateSessionRequest as CreateSessionRequest, EventEnvelope as EventEnvelope, HistoryPage as HistoryPage, InputState as InputState, MobBinding as MobBinding, PendingToolCall as PendingToolCall, RunApplyBoundary as RunApplyBoundary, RunBoundaryReceipt as RunBoundaryReceipt, RunResult as RunResult, Session as Session, SessionSummary as SessionSummary, StartTurnRequest as StartTurnRequest, TurnContext as TurnContext, TurnOutcome as TurnOutcome
-    from .mobs.runtime import MobHandle as MobHandle, MobRuntime as MobRuntime
+    from .core.mob import Member as Member
+    from .core.mob import MemberState as MemberState
+    from .core.mob import MobDefinition as MobDefinition
+    from .core.mob import MobState as MobState
+    from .core.mob import MobStatus as MobStatus
+    from .core.mob import Profile as Profile
+    from .core.model import Agent as Agent
+    from .core.model import CoreApplyOutput as CoreApplyOutput
+    from .core.model import CreateSessionRequest as CreateSessionRequest
+    from .core.model import EventEnvelope as EventEnvelope
+    from .core.model import HistoryPage as HistoryPage
+    from .core.model import InputState as InputState
+    from .core.model import MobBinding as MobBinding
+    from .core.model import PendingToolCall as PendingToolCall
+    from .core.model import RunApplyBoundary as RunApplyBoundary
+    from .core.model import RunBoundaryReceipt as RunBoundaryReceipt
+    from .core.model import RunResult as RunResult
+    from .core.model import Session as Session
+    from .core.model import SessionSummary as SessionSummary
+    from .core.model import StartTurnRequest as StartTurnRequest
+    from .core.model import TurnContext as TurnContext
+    from .core.model import TurnOutcome as TurnOutcome
+    from .mobs.runtime import MobHandle as MobHandle
+    from .mobs.runtime import MobRuntime as MobRuntime
     from .sessions.adapter import RuntimeAdapter as RuntimeAdapter
-    from .sessions.service import EphemeralSessionService as EphemeralSessionService, PersistentSessionService as PersistentSessionService, SessionService as SessionService
+    from .sessions.service import EphemeralSessionService as EphemeralSessionService
+    from .sessions.service import PersistentSessionService as PersistentSessionService
+    from .sessions.service import SessionService as SessionService
     from .sessions.streams import EventStream as EventStream
 
 __all__ = sorted(_EXPORTS)
