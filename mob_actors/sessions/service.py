@@ -17,12 +17,13 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pykka
 
 import journal
 
-from ..contract import ContextOutcome, FailureListener
+from ..contract import ContextOutcome, FailureListener, MobSessionPort, MobSessionService
 from ..core import decide
 from ..core.errors import (
     AgentError,
@@ -506,3 +507,13 @@ class PersistentSessionService(SessionService):
             self.journal, owns = journal.open(journal_or_path), True
         register_upcasters(self.journal)
         super().__init__(agent, JournalStore(self.journal, checkpoint_every=checkpoint_every, owns_journal=owns), max_resident=max_resident)
+
+
+if TYPE_CHECKING:
+    # The static half of the contract test: mypy fails here if either service drifts from the
+    # Protocol (tests/sessions/test_session_contract.py checks the same at run time).
+    def _satisfy_the_contract(p: PersistentSessionService, e: EphemeralSessionService) -> None:
+        persistent: MobSessionService = p
+        ephemeral: MobSessionService = e
+        port: MobSessionPort = p
+        del persistent, ephemeral, port

@@ -18,7 +18,6 @@ import journal
 import mob_actors as m
 from mob_actors.testing import EchoAgent
 
-
 # -- fixtures ------------------------------------------------------------------------------------
 
 

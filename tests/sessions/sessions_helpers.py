@@ -42,7 +42,7 @@ class InThread:
     def _run(self, fn: Callable[[], Any]) -> None:
         try:
             self._value = fn()
-        except BaseException as e:  # noqa: BLE001 - handed back to the test
+        except BaseException as e:
             self._error = e
 
     def done(self) -> bool:

@@ -71,4 +71,4 @@ def test_methods_are_coroutines_and_a_held_turn_does_not_block_the_loop(persiste
     assert result.text == "async ok"
     assert ticks_while_held >= 10  # ~40 expected in 0.2 s; a blocked loop would give 0
     with pytest.raises(AttributeError):
-        AsyncSessionService(svc).no_such_method
+        _ = AsyncSessionService(svc).no_such_method

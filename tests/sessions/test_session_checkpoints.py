@@ -105,7 +105,7 @@ def test_gates_new_sessions_start_armed_and_discard_archive_drop_the_gate(persis
 
 def test_cancel_waits_for_an_in_flight_snapshot_write(persistent, jr):
     """Once cancel_all_checkpointers returns, no snapshot or checkpointed event lands, even one in flight."""
-    svc = persistent(checkpoint_every=10**9)
+    svc = persistent(checkpoint_every=None)
     s = svc.create_session(m.CreateSessionRequest())
     big = "x" * 4096
     for i in range(150):  # a ~600 kB snapshot: each write takes a while
@@ -115,7 +115,7 @@ def test_cancel_waits_for_an_in_flight_snapshot_write(persistent, jr):
         svc.rearm_all_checkpointers()
         stop = threading.Event()
 
-        def hammer() -> int:
+        def hammer(stop: threading.Event = stop) -> int:
             written = 0
             while not stop.is_set():
                 written += svc.checkpoint(s.id)

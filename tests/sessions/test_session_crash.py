@@ -64,7 +64,7 @@ def test_sigkill_mid_turns_keeps_every_acknowledged_turn_and_no_half_turn(tmp_pa
     jdir = str(tmp_path / "journal")
     session_id = "-"
     expected_start = 0
-    for round_ in range(3):
+    for _round in range(3):
         sid, start, acks = run_until_killed(jdir, session_id, min_acks=rng.randint(5, 40), rng=rng)
         session_id = sid
         assert start == expected_start  # a revived child starts from what the journal holds

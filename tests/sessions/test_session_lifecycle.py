@@ -315,7 +315,7 @@ def test_calls_racing_an_archive_or_discard_never_write_after_it_nor_revive_the_
         stop = threading.Event()
         answers: list[str] = []
 
-        def hammer(sid: str = s.id) -> None:
+        def hammer(sid: str = s.id, stop: threading.Event = stop, answers: list[str] = answers) -> None:
             while not stop.is_set():
                 try:
                     answers.append(svc.append_system_context(sid, "x"))

@@ -69,7 +69,7 @@ def test_concurrent_creates_and_turns_under_a_small_limit(persistent, jr):
                 svc.start_turn(s.id, m.StartTurnRequest(f"w{k}-{i}"))
                 svc.append_system_context(s.id, f"c{i}")
                 assert len(svc.read(s.id).messages) == 2 + 3 * (i + 1)
-        except BaseException as e:  # noqa: BLE001
+        except BaseException as e:
             errors.append(e)
 
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]

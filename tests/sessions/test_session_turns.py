@@ -133,7 +133,7 @@ def test_callback_pending_is_a_terminal_not_an_error(make_service):
     assert roles_and_contents(snap.messages) == [("user", "find it")]
     assert out.receipt.conversation_digest == digest_of(snap.messages) and out.receipt.message_count == 1
     if isinstance(svc, m.PersistentSessionService):
-        turn = [e for e in svc.journal.read("session:" + s.id) if e.type == "turn_applied"][0]
+        turn = next(e for e in svc.journal.read("session:" + s.id) if e.type == "turn_applied")
         assert turn.data["callback"] == {"tool_name": "lookup", "args": {"q": 1}}
     # the session is usable afterwards; start_turn raises the pending callback itself
     assert svc.start_turn(s.id, m.StartTurnRequest("go on")).text == "after"
