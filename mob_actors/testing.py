@@ -14,6 +14,7 @@ class EchoAgent:
     """Replies ``"echo: <prompt>"`` and streams it as one ``text_delta``."""
 
     def run_turn(self, ctx: TurnContext) -> TurnOutcome:
+        """Answer ``echo: <prompt>``."""
         prompt = ctx.request.prompt
         text = f"echo: {prompt}"
         ctx.emit("text_delta", delta=text)
@@ -39,6 +40,7 @@ class ScriptedAgent:
         self.entered = threading.Event()  # set when a turn starts (for tests waiting on it)
 
     def run_turn(self, ctx: TurnContext) -> TurnOutcome:
+        """Play the next step of the script (or the default), waiting while ``hold`` is clear."""
         with self._lock:
             self.calls.append(ctx.request.prompt)
             step = self._script.pop(0) if self._script else self._default

@@ -19,6 +19,7 @@ from .state import SessionState
 
 
 def create(session_id: str, req: CreateSessionRequest, now: int) -> list[journal.Event]:
+    """The ``session_created`` event of a new session."""
     messages = [{"role": "system", "content": req.system_prompt}] if req.system_prompt else []
     return [
         ev.SESSION_CREATED(
@@ -33,6 +34,7 @@ def create(session_id: str, req: CreateSessionRequest, now: int) -> list[journal
 
 
 def revive(state: SessionState, now: int) -> list[journal.Event]:
+    """The ``session_revived`` event that makes a stored session live again."""
     return [ev.SESSION_REVIVED(at_ms=now)]
 
 
@@ -48,6 +50,7 @@ def check_turn(state: SessionState, req: StartTurnRequest) -> None:
 
 
 def user_message(req: StartTurnRequest) -> dict[str, Any]:
+    """The user message of a turn: the additional instructions as notices, then the prompt."""
     notices = "".join(f"[SYSTEM NOTICE: {text}]\n\n" for text in req.additional_instructions)
     return {"role": "user", "content": notices + req.prompt}
 
@@ -134,6 +137,7 @@ def append_context(
 
 
 def accept_input(state: SessionState, input_id: str, content: str, now: int) -> list[journal.Event]:
+    """The ``input_accepted`` event for a new input (none for a known id)."""
     if not isinstance(content, str) or not content:
         raise InvalidRequest("input content must be a non-empty string", session_id=state.id)
     if input_id in state.inputs:
@@ -147,10 +151,12 @@ def checkpoint(state: SessionState, now: int) -> list[journal.Event]:
 
 
 def archive(state: SessionState, now: int) -> list[journal.Event]:
+    """The ``archived`` event: the session's last."""
     return [ev.ARCHIVED(at_ms=now)]
 
 
 def discard(state: SessionState, now: int) -> list[journal.Event]:
+    """The ``discarded`` event: the live actor goes, the history stays."""
     return [ev.DISCARDED(at_ms=now)]
 
 

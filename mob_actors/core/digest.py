@@ -40,6 +40,7 @@ def _canonical(value: object) -> str:
 
 
 def canonical_json(value: object) -> bytes:
+    """The canonical JSON of ``value`` (keys sorted, no spaces, UTF-8, no ASCII escaping)."""
     return _canonical(value).encode("utf-8")
 
 
@@ -61,6 +62,7 @@ class RunningDigest:
     def extend(self, messages: Iterable[Any]) -> None:
         # One encoder call for the whole batch: canonical JSON of a list is "[" + the items joined
         # by "," + "]", so its inside is exactly what hashing the messages one by one would feed.
+        """Add messages to the digested list."""
         messages = messages if isinstance(messages, list) else list(messages)
         if not messages:
             return
@@ -69,6 +71,7 @@ class RunningDigest:
         self._count += len(messages)
 
     def copy(self) -> RunningDigest:
+        """An independent digest of the same messages so far."""
         other = RunningDigest.__new__(RunningDigest)
         other._hash = self._hash.copy()
         other._count = self._count
@@ -76,9 +79,11 @@ class RunningDigest:
 
     @property
     def count(self) -> int:
+        """How many messages were digested."""
         return self._count
 
     def hexdigest(self) -> str:
+        """The digest of the messages so far, as :func:`conversation_digest` gives it."""
         h = self._hash.copy()
         h.update(b"]")
         return h.hexdigest()

@@ -31,6 +31,8 @@ class SessionError(Error):
 
 
 class SessionNotFound(SessionError):
+    """The session is unknown, or not live where a live one is needed (``session_id`` names it)."""
+
     code = "SESSION_NOT_FOUND"
     session_id: str
 
@@ -39,6 +41,8 @@ class SessionNotFound(SessionError):
 
 
 class SessionBusy(SessionError):
+    """The session is already running a turn; wait for it or interrupt it."""
+
     code = "SESSION_BUSY"
     session_id: str
 
@@ -47,10 +51,14 @@ class SessionBusy(SessionError):
 
 
 class PersistenceDisabled(SessionError):
+    """The ephemeral service keeps no history of what was asked for; use the persistent service."""
+
     code = "SESSION_PERSISTENCE_DISABLED"
 
 
 class SessionNotRunning(SessionError):
+    """``interrupt`` found no turn running."""
+
     code = "SESSION_NOT_RUNNING"
     session_id: str
 
@@ -59,6 +67,8 @@ class SessionNotRunning(SessionError):
 
 
 class StoreError(SessionError):
+    """The store refused a write or could not rebuild a session; nothing was recorded."""
+
     code = "SESSION_STORE_ERROR"
 
 
@@ -77,6 +87,8 @@ class ReplayMismatch(StoreError):
 
 
 class AgentError(SessionError):
+    """The agent failed, was interrupted or returned something unusable; nothing was recorded."""
+
     code = "AGENT_ERROR"
 
 
@@ -119,6 +131,7 @@ class CallbackPending(AgentError, metaclass=abc.ABCMeta):
     # with the message tuple (and its setter turns a dict into a tuple of keys), so it is a property.
     @property  # type: ignore[override]
     def args(self) -> dict[str, Any]:
+        """The tool's arguments."""
         return self.pending.args
 
     @args.setter
@@ -150,14 +163,20 @@ CallbackPending.register(PendingToolCall)
 
 
 class Unsupported(SessionError):
+    """The request asks for something this session or service does not do."""
+
     code = "SESSION_UNSUPPORTED"
 
 
 class InvalidRequest(SessionError):
+    """A request argument is malformed (the message says which and why)."""
+
     code = "INVALID_PARAMS"
 
 
 class Conflict(SessionError):
+    """An idempotency key was reused with different system context."""
+
     code = "SESSION_SYSTEM_CONTEXT_CONFLICT"
 
 
@@ -168,6 +187,8 @@ class StreamError(Error):
 
 
 class StreamNotFound(StreamError):
+    """No live event stream for that session (it is not live)."""
+
     code = "STREAM_NOT_FOUND"
 
     def __init__(self, message: str = "", *, session_id: str | None = None) -> None:

@@ -21,14 +21,17 @@ MOB_STREAM_PREFIX = "mob:"
 
 
 def session_stream(session_id: str) -> str:
+    """The journal stream of a session: ``session:<id>``."""
     return SESSION_STREAM_PREFIX + session_id
 
 
 def mob_stream(mob_id: str) -> str:
+    """The journal stream of a mob: ``mob:<id>``."""
     return MOB_STREAM_PREFIX + mob_id
 
 
 def now_ms() -> int:
+    """The wall clock in unix milliseconds (what events record)."""
     return time.time_ns() // 1_000_000
 
 

@@ -21,10 +21,12 @@ class MobBinding:
     member_id: str
 
     def to_dict(self) -> dict[str, Any]:
+        """The binding as stored in ``session_created``."""
         return {"mob_id": self.mob_id, "profile": self.profile, "member_id": self.member_id}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> MobBinding | None:
+        """The binding a stored dict describes (None stays None)."""
         return None if d is None else cls(d["mob_id"], d["profile"], d["member_id"])
 
 
@@ -42,6 +44,7 @@ class Session:
     archived: bool = False
 
     def to_dict(self) -> dict[str, Any]:
+        """The session as a plain dict (format version 1)."""
         return {
             "version": 1,
             "id": self.id,
@@ -56,6 +59,7 @@ class Session:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Session:
+        """The session a :meth:`to_dict` dict describes; ``ValueError`` for an unknown format version."""
         if d.get("version", 1) != 1:
             raise ValueError(f"unknown Session format version {d.get('version')!r}; upgrade mob-actors to read it")
         return cls(
@@ -76,6 +80,7 @@ class Session:
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Session:
+        """The session :meth:`to_bytes` encoded."""
         return cls.from_dict(msgpack.unpackb(raw, raw=False, strict_map_key=False))
 
 
@@ -94,6 +99,8 @@ class SessionSummary:
 
 @dataclass(frozen=True)
 class HistoryPage:
+    """One page of ``read_history``: messages ``offset`` to ``offset + len(messages)`` of ``message_count``."""
+
     session_id: str
     message_count: int
     offset: int
@@ -126,6 +133,8 @@ class StartTurnRequest:
 
 
 class RunApplyBoundary(str, enum.Enum):  # noqa: UP042  # not StrEnum: str() of a member must stay as it was
+    """Where in a run a runtime turn is applied (recorded in its receipt)."""
+
     IMMEDIATE = "immediate"
     RUN_START = "run_start"
     RUN_CHECKPOINT = "run_checkpoint"
@@ -152,6 +161,8 @@ class RunBoundaryReceipt:
 
 @dataclass(frozen=True)
 class RunResult:
+    """What ``start_turn`` returns: the reply text, usage, and the message count after the turn."""
+
     text: str
     usage: dict[str, Any]
     message_count: int

@@ -30,10 +30,14 @@ class EventLike(Protocol):
 
     # Read-only members, so the frozen NamedTuple ``RecordedEvent`` satisfies the protocol too.
     @property
-    def type(self) -> str: ...
+    def type(self) -> str:
+        """The event type."""
+        ...
 
     @property
-    def data(self) -> Any: ...
+    def data(self) -> Any:
+        """The event payload."""
+        ...
 
 
 @dataclass
@@ -100,9 +104,11 @@ class SessionState:
         return b"".join(parts)
 
     def pending_inputs(self) -> list[InputState]:
+        """The accepted, not yet consumed inputs, in acceptance order."""
         return [self.input_state(i) for i, rec in self.inputs.items() if rec["state"] == "accepted"]
 
     def input_state(self, input_id: str) -> InputState:
+        """The ledger state of one input of this session (it must be known)."""
         rec = self.inputs[input_id]
         return InputState(input_id, self.id, rec["state"], rec["content"], rec["run_id"], rec["sequence"])
 
@@ -147,6 +153,7 @@ class SessionState:
 
     @classmethod
     def from_snapshot(cls, d: dict[str, Any]) -> SessionState:
+        """The state a :meth:`to_snapshot` dict describes; ``StoreError`` for another format."""
         if d.get("format") != SNAPSHOT_FORMAT:
             raise StoreError(f"snapshot format {d.get('format')!r} is not {SNAPSHOT_FORMAT}; it was written by another version")
         fields = {k: v for k, v in d.items() if k != "format"}
@@ -296,6 +303,7 @@ def _archived(state: SessionState, data: dict[str, Any], seq: int) -> None:
 
 
 def context_message(text: str, source: str | None) -> dict[str, Any]:
+    """The system message that a piece of system context becomes."""
     message = {"role": "system", "content": text}
     if source is not None:
         message["source"] = source

@@ -96,7 +96,7 @@ class Residency:
             self._spawn(live, state)
         return live
 
-    def forget(self, live: LiveSession) -> SessionState | None:
+    def _forget(self, live: LiveSession) -> SessionState | None:
         """No longer live (its actor stopped itself after its last event); returns its last view."""
         with self.lock:
             self._live.pop(live.id, None)
@@ -175,7 +175,37 @@ class Residency:
                 f"session {live.id}: the session actor failed: {e!r}; it will be rebuilt from the journal", session_id=live.id
             ) from e
 
-    def ask_last(self, live: LiveSession, message: Any) -> Any:
+    def retire(self, live: LiveSession, last: Any, *, close_gate: bool) -> SessionState | None:
+        """Ask for the session's last event (archive or discard), then forget it; returns its last view.
+
+        A running turn finishes first. With ``close_gate`` no snapshot is written from then on
+        (one in flight completes first); if the last event fails, the gate is as it was.
+        """
+        with live.turn_lock:
+            if not close_gate:
+                self._ask_last(live, last)
+            else:
+                with live.gate.lock:  # waits for a snapshot write in flight; none starts after this
+                    was_cancelled, live.gate.cancelled = live.gate.cancelled, True
+                # Not under the gate lock: a Checkpoint queued before the archive needs it to see the
+                # cancel (holding it across the ask deadlocked the actor on that Checkpoint).
+                try:
+                    self._ask_last(live, last)
+                except BaseException:
+                    with live.gate.lock:
+                        live.gate.cancelled = was_cancelled
+                    raise
+        return self._forget(live)
+
+    def set_gates(self, session_ids: list[str], *, cancelled: bool) -> None:
+        """Cancel or re-arm the checkpoint gates of these live sessions (unknown ids are skipped)."""
+        for session_id in session_ids:
+            live = self._live.get(session_id)
+            if live is not None:
+                with live.gate.lock:  # waits for a snapshot write in flight
+                    live.gate.cancelled = cancelled
+
+    def _ask_last(self, live: LiveSession, message: Any) -> Any:
         """Ask for a live session's last event; from then on nothing may bring its actor back."""
         with self.lock:
             self.current(live)

@@ -1,9 +1,9 @@
 """The session services: the ``MobSessionService`` contract (:mod:`mob_actors.contract`) as a facade.
 
 :class:`SessionService` holds the contract and delegates: :mod:`.residency` keeps the live
-sessions and their actors, :mod:`.catalogue` answers ``list_sessions``, :mod:`.adapter` is the
-input ledger, :mod:`.turn` runs the agent, and the store (:mod:`.store`) is where the two
-services differ. :class:`PersistentSessionService` and :class:`EphemeralSessionService` only
+sessions and their actors, :mod:`.turn` runs a turn (agent, then commit), :mod:`.catalogue`
+answers ``list_sessions``, :mod:`.adapter` is the input ledger (reaching the sessions through
+:mod:`.ledger_port`), and the store (:mod:`.store`) is where the two services differ. :class:`PersistentSessionService` and :class:`EphemeralSessionService` only
 choose a store.
 
 Threads: the agent runs on the thread that called ``start_turn``; the session's actor applies
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -29,7 +28,6 @@ from ..core.errors import (
     AgentError,
     CallbackPending,
     InvalidRequest,
-    SessionBusy,
     SessionError,
     SessionNotFound,
     SessionNotRunning,
@@ -42,23 +40,22 @@ from ..core.model import (
     CoreApplyOutput,
     CreateSessionRequest,
     HistoryPage,
-    InputState,
     PendingToolCall,
     RunApplyBoundary,
     RunResult,
     Session,
     SessionSummary,
     StartTurnRequest,
-    TurnOutcome,
 )
 from ..core.state import SessionState, evolve
-from .actor import AcceptInput, AppendContext, Checkpoint, CommitTurn, Record, SessionActor, TurnCommitted
+from .actor import AppendContext, Checkpoint, Record, SessionActor
 from .adapter import RuntimeAdapter
 from .catalogue import Catalogue
-from .residency import LiveSession, Residency, check_max_resident
+from .ledger_port import SessionsLedgerPort
+from .residency import Residency, check_max_resident
 from .store import JournalStore, MemoryStore, SessionStore, check_checkpoint_every
 from .streams import EventStream
-from .turn import emitter, run_agent
+from .turn import run_turn
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +69,7 @@ class SessionService:
         self._store = store
         self._residency = Residency(store, max_resident=max_resident, on_publish=self._published, on_failure=self._actor_failed)
         self._catalogue = Catalogue(store, self._live_view)
-        self._adapter = RuntimeAdapter(_LedgerPort(self._residency, store, self._state_for_read, self.apply_runtime_turn))
+        self._adapter = RuntimeAdapter(SessionsLedgerPort(self._residency, store, self._state_for_read, self.apply_runtime_turn))
         self._failure_listeners: list[FailureListener] = []
         self._mob_resolvers: dict[str, Callable[[str], bool]] = {}
         self._closed = False
@@ -165,34 +162,7 @@ class SessionService:
             raise InvalidRequest(
                 f"boundary must be one of {[b.value for b in RunApplyBoundary]}, got {boundary!r}", session_id=session_id
             ) from None
-        live = self._residency.require(session_id)
-        if not live.turn_lock.acquire(blocking=False):
-            raise SessionBusy(session_id)
-        try:
-            cancel = live.cancel = threading.Event()
-            state = self._residency.current(live)
-            decide.check_turn(state, req)
-            emit = emitter(live.hub, session_id, req.on_event)
-            emit("run_started", {"session_id": session_id, "run_id": run_id, "prompt": req.prompt})
-            try:
-                outcome = run_agent(self._agent, state, req, emit, cancel)
-                # Only the context staged before the turn started goes in (the agent saw that much).
-                committed: TurnCommitted = self._residency.ask(
-                    live, CommitTurn(run_id, req, boundary, list(contributing_input_ids), outcome, len(state.staged_context))
-                )
-            except BaseException as e:
-                emit("run_failed", {"session_id": session_id, "run_id": run_id, "error": str(e)})
-                raise
-            if isinstance(outcome, TurnOutcome):
-                result = RunResult(outcome.text, dict(outcome.usage or {}), committed.receipt.message_count)
-                emit("run_completed", {"session_id": session_id, "run_id": run_id, "result": outcome.text, "usage": result.usage})
-                return CoreApplyOutput(committed.receipt, committed.snapshot, result, result)
-            emit("run_completed", {"session_id": session_id, "run_id": run_id, "callback_pending": outcome.tool_name})
-            return CoreApplyOutput(committed.receipt, committed.snapshot, None, outcome)
-        finally:
-            live.cancel = None
-            live.turn_lock.release()
-            self._residency.trim()  # sessions busy when others spawned may have kept us over max_resident
+        return run_turn(self._agent, self._residency, self._residency.require(session_id), run_id, req, boundary, contributing_input_ids)
 
     def interrupt(self, session_id: str) -> None:
         """Cancel the running turn (its agent sees ``ctx.cancelled``); ``SessionNotRunning`` if idle."""
@@ -249,19 +219,9 @@ class SessionService:
         if live is None:
             self._archive_stored(session_id)
             return
-        with live.turn_lock:  # a running turn finishes first
-            with live.gate.lock:  # waits for a snapshot write in flight; none starts after this
-                was_cancelled, live.gate.cancelled = live.gate.cancelled, True
-            # Not under the gate lock: a Checkpoint queued before the archive needs it to see the
-            # cancel (holding it across the ask deadlocked the actor on that Checkpoint).
-            try:
-                self._residency.ask_last(live, Record(decide.archive, stop_after=True))
-            except BaseException:
-                with live.gate.lock:
-                    live.gate.cancelled = was_cancelled
-                raise
-        view = self._forget(live)
+        view = self._residency.retire(live, Record(decide.archive, stop_after=True), close_gate=True)
         if view is not None:
+            self._catalogue.update(view, is_live=False)
             self._store.retire(view)
 
     def _archive_stored(self, session_id: str) -> None:
@@ -280,15 +240,9 @@ class SessionService:
         live = self._residency.get(session_id)
         if live is None:
             raise SessionNotFound(session_id, "it is not live")
-        with live.turn_lock:
-            self._residency.ask_last(live, Record(decide.discard, stop_after=True))
-        self._forget(live)
-
-    def _forget(self, live: LiveSession) -> SessionState | None:
-        view = self._residency.forget(live)
+        view = self._residency.retire(live, Record(decide.discard, stop_after=True), close_gate=False)
         if view is not None:
             self._catalogue.update(view, is_live=False)
-        return view
 
     # -- system context and checkpoints ------------------------------------------------------
 
@@ -316,18 +270,11 @@ class SessionService:
 
     def cancel_checkpointers(self, session_ids: list[str]) -> None:
         """Cancel the gates of these live sessions only (a mob's stop leaves other mobs alone)."""
-        self._set_gates(session_ids, cancelled=True)
+        self._residency.set_gates(session_ids, cancelled=True)
 
     def rearm_checkpointers(self, session_ids: list[str]) -> None:
         """Re-enable the gates of these live sessions."""
-        self._set_gates(session_ids, cancelled=False)
-
-    def _set_gates(self, session_ids: list[str], cancelled: bool) -> None:
-        for session_id in session_ids:
-            live = self._residency.get(session_id)
-            if live is not None:
-                with live.gate.lock:  # waits for a snapshot write in flight
-                    live.gate.cancelled = cancelled
+        self._residency.set_gates(session_ids, cancelled=False)
 
     def checkpointer_armed(self, session_id: str) -> bool:
         """Whether a live session's checkpoint gate is armed."""
@@ -440,41 +387,6 @@ def _is_id(session_id: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-class _LedgerPort:
-    """A service's sessions as its input ledger sees them (:class:`~.adapter.LedgerPort`)."""
-
-    def __init__(
-        self, residency: Residency, store: SessionStore, read_state: Callable[[str], SessionState],
-        apply: Callable[[str, str, StartTurnRequest, RunApplyBoundary | str, list[str]], CoreApplyOutput],
-    ) -> None:
-        self._residency = residency
-        self._store = store
-        self._read_state = read_state
-        self._apply = apply
-
-    def accept_input(self, session_id: str, input_id: str, content: str) -> InputState:
-        accepted: InputState = self._residency.ask(self._residency.require(session_id), AcceptInput(input_id, content))
-        return accepted
-
-    def input_state(self, session_id: str, input_id: str) -> InputState | None:
-        try:
-            state = self._read_state(session_id)
-        except SessionNotFound:
-            return None
-        return state.input_state(input_id) if input_id in state.inputs else None
-
-    def pending_inputs(self, session_id: str) -> list[InputState]:
-        return self._residency.current(self._residency.require(session_id)).pending_inputs()
-
-    def input_index(self) -> dict[str, str]:
-        return self._store.input_index()
-
-    def apply_runtime_turn(
-        self, session_id: str, run_id: str, req: StartTurnRequest, boundary: RunApplyBoundary | str, contributing_input_ids: list[str]
-    ) -> CoreApplyOutput:
-        return self._apply(session_id, run_id, req, boundary, contributing_input_ids)
 
 
 class EphemeralSessionService(SessionService):

@@ -98,6 +98,7 @@ class EventHub:
         return EventEnvelope(new_id(), self.source_id, seq, now_ms(), type, data, self.mob_id)
 
     def subscribe(self) -> EventStream:
+        """A new stream of this session's events from now on (already ended if the session is no longer live)."""
         stream = EventStream(self)
         with self._lock:
             if self._closed:
@@ -107,6 +108,7 @@ class EventHub:
         return stream
 
     def publish(self, type: str, data: dict[str, Any]) -> EventEnvelope:
+        """Stamp the next seq on an event and hand it to every subscriber; returns the envelope."""
         with self._lock:  # stamp and deliver under one lock so every subscriber sees seq order
             self._seq += 1
             envelope = EventEnvelope(new_id(), self.source_id, self._seq, now_ms(), type, data, self.mob_id)
@@ -130,6 +132,7 @@ class EventHub:
                 s._put(envelope)
 
     def close(self) -> None:
+        """End every subscriber's stream (the session stopped being live); later subscribers get an ended one."""
         with self._lock:
             self._closed = True
             subscribers, self._subscribers = self._subscribers, []

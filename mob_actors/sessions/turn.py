@@ -1,8 +1,9 @@
-"""Running one turn's agent on the caller's thread, and streaming the turn's events.
+"""One turn: the agent runs on the caller's thread, the session's actor commits what it returned.
 
 The agent sees a copy of the session with the staged context in place, and may emit events
-and watch ``ctx.cancelled``. Whatever it does, the caller gets either an outcome to commit
-or a :class:`~mob_actors.SessionError` saying why nothing was recorded.
+and watch ``ctx.cancelled``. Whatever it does, the caller gets either the committed turn's
+receipt or a :class:`~mob_actors.SessionError` saying why nothing was recorded. The turn's
+events (``run_started``, then ``run_completed`` or ``run_failed``) go to the session's stream.
 """
 
 from __future__ import annotations
@@ -12,14 +13,62 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ..core.errors import AgentError, CallbackPending, SessionError
-from ..core.model import Agent, EventEnvelope, PendingToolCall, StartTurnRequest, TurnContext, TurnOutcome
+from ..core import decide
+from ..core.errors import AgentError, CallbackPending, SessionBusy, SessionError
+from ..core.model import (
+    Agent,
+    CoreApplyOutput,
+    EventEnvelope,
+    PendingToolCall,
+    RunApplyBoundary,
+    RunResult,
+    StartTurnRequest,
+    TurnContext,
+    TurnOutcome,
+)
 from ..core.state import SessionState
+from .actor import CommitTurn, TurnCommitted
+from .residency import LiveSession, Residency
 from .streams import EventHub
 
 log = logging.getLogger(__name__)
 
 Emit = Callable[[str, dict[str, Any]], None]
+
+
+def run_turn(
+    agent: Agent, residency: Residency, live: LiveSession, run_id: str, req: StartTurnRequest, boundary: RunApplyBoundary,
+    input_ids: list[str],
+) -> CoreApplyOutput:
+    """Run one turn of a live session and commit it; ``SessionBusy`` if one is already running."""
+    session_id = live.id
+    if not live.turn_lock.acquire(blocking=False):
+        raise SessionBusy(session_id)
+    try:
+        cancel = live.cancel = threading.Event()
+        state = residency.current(live)
+        decide.check_turn(state, req)
+        emit = emitter(live.hub, session_id, req.on_event)
+        emit("run_started", {"session_id": session_id, "run_id": run_id, "prompt": req.prompt})
+        try:
+            outcome = run_agent(agent, state, req, emit, cancel)
+            # Only the context staged before the turn started goes in (the agent saw that much).
+            committed: TurnCommitted = residency.ask(
+                live, CommitTurn(run_id, req, boundary, list(input_ids), outcome, len(state.staged_context))
+            )
+        except BaseException as e:
+            emit("run_failed", {"session_id": session_id, "run_id": run_id, "error": str(e)})
+            raise
+        if isinstance(outcome, TurnOutcome):
+            result = RunResult(outcome.text, dict(outcome.usage or {}), committed.receipt.message_count)
+            emit("run_completed", {"session_id": session_id, "run_id": run_id, "result": outcome.text, "usage": result.usage})
+            return CoreApplyOutput(committed.receipt, committed.snapshot, result, result)
+        emit("run_completed", {"session_id": session_id, "run_id": run_id, "callback_pending": outcome.tool_name})
+        return CoreApplyOutput(committed.receipt, committed.snapshot, None, outcome)
+    finally:
+        live.cancel = None
+        live.turn_lock.release()
+        residency.trim()  # sessions busy when others spawned may have kept us over max_resident
 
 
 def emitter(hub: EventHub, session_id: str, on_event: Callable[[EventEnvelope], None] | None) -> Emit:
