@@ -26,7 +26,10 @@ _EXPORTS: dict[str, str] = {
     "ANY": ".records",
     "AppendResult": ".records",
     "AtomicWrite": ".records",
+    "CannotOpen": ".errors",
+    "CorruptJournal": ".errors",
     "CorruptRecord": ".errors",
+    "DiskFull": ".errors",
     "Event": ".records",
     "EventRejected": ".errors",
     "Expect": ".records",
@@ -34,6 +37,8 @@ _EXPORTS: dict[str, str] = {
     "JournalClosed": ".errors",
     "JournalError": ".errors",
     "JournalLocked": ".errors",
+    "LockFileReplaced": ".errors",
+    "MapGrowthFailed": ".errors",
     "NO_STREAM": ".records",
     "Problem": ".records",
     "ReadOnlyJournal": ".errors",
@@ -43,18 +48,27 @@ _EXPORTS: dict[str, str] = {
     "Snapshot": ".records",
     "StreamInfo": ".records",
     "Subscription": ".subscription",
+    "UnsupportedFormat": ".errors",
     "VerifyReport": ".records",
+    "WriteFailed": ".errors",
     "WrongExpectedVersion": ".errors",
     "open": ".journal",
 }
 
 if TYPE_CHECKING:
+    from .errors import CannotOpen as CannotOpen
+    from .errors import CorruptJournal as CorruptJournal
     from .errors import CorruptRecord as CorruptRecord
+    from .errors import DiskFull as DiskFull
     from .errors import EventRejected as EventRejected
     from .errors import JournalClosed as JournalClosed
     from .errors import JournalError as JournalError
     from .errors import JournalLocked as JournalLocked
+    from .errors import LockFileReplaced as LockFileReplaced
+    from .errors import MapGrowthFailed as MapGrowthFailed
     from .errors import ReadOnlyJournal as ReadOnlyJournal
+    from .errors import UnsupportedFormat as UnsupportedFormat
+    from .errors import WriteFailed as WriteFailed
     from .errors import WrongExpectedVersion as WrongExpectedVersion
     from .journal import Journal as Journal
     from .journal import open as open

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import itertools
 import os
@@ -10,8 +9,10 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
-from . import codec
-from .errors import CorruptRecord, EventRejected, JournalClosed, JournalLocked, ReadOnlyJournal, WrongExpectedVersion
+import lmdb
+
+from . import codec, directory, faults
+from .errors import CorruptRecord, EventRejected, JournalClosed, ReadOnlyJournal, WrongExpectedVersion
 from .records import (
     ANY,
     NO_STREAM,
@@ -67,13 +68,25 @@ class Journal:
         self._writer: Writer | None = None
         self._closed = False
         if not readonly:
-            os.makedirs(path, exist_ok=True)
-            self._lock_fd = _lock_for_writing(path)
+            directory.make_directory(path)
+            self._lock_fd = directory.lock_for_writing(path)
         try:
             self._storage: Storage = acquire(path, map_size, create=not readonly, sync=durability == "sync")
         except BaseException:
             self._unlock()
             raise
+        if self._lock_fd is not None:
+            try:
+                self._storage.ensure_marker()
+                directory.record_lock_file(path, self._lock_fd)
+            except lmdb.Error as e:
+                release(self._storage)
+                self._unlock()
+                raise faults.lmdb_error(path, "writing the format marker", e) from e
+            except BaseException:
+                release(self._storage)
+                self._unlock()
+                raise
         self._dbs = self._storage.dbs
         if not readonly:
             self._writer = Writer(self._storage, durable=durability == "sync")
@@ -142,7 +155,7 @@ class Journal:
 
         Raises :class:`WrongExpectedVersion` or :class:`EventRejected` with nothing written.
         """
-        prepared = _prepare(stream_id, list(events), expected_seq)
+        prepared = _prepare(stream_id, events, expected_seq, "events")
         result = self._write(lambda state: _apply_write(state, prepared))
         if isinstance(result, Exception):
             raise result
@@ -150,10 +163,16 @@ class Journal:
 
     def append_batch(self, writes: Iterable[AtomicWrite]) -> list[AppendResult | Rejected]:
         """Apply several atomic writes in one commit; a rejected write does not stop the others."""
+        if writes is None or isinstance(writes, (str, bytes, dict, AtomicWrite)) or not isinstance(writes, Iterable):
+            raise EventRejected(f"append_batch(writes): expected a list of journal.AtomicWrite, got {type(writes).__name__}; nothing was written")
+        writes = list(writes)
+        for n, write in enumerate(writes):
+            if not isinstance(write, AtomicWrite):
+                raise EventRejected(f"append_batch(writes): item #{n} is a {type(write).__name__}, not a journal.AtomicWrite; nothing was written")
         prepared: list[_Prepared | Rejected] = []
         for write in writes:
             try:
-                prepared.append(_prepare(write.stream_id, write.events, write.expected_seq))
+                prepared.append(_prepare(write.stream_id, write.events, write.expected_seq, "AtomicWrite.events"))
             except (EventRejected, ValueError) as e:
                 prepared.append(Rejected(write.stream_id, e if isinstance(e, EventRejected) else EventRejected(str(e))))
 
@@ -390,8 +409,7 @@ class Journal:
             raise EventRejected(f"snapshot of {stream_id!r} at seq {seq} cannot be encoded with msgpack: {e}") from e
 
         def apply(state_: TxnState) -> None:
-            value = b"\x93" + codec.pack(state_.now_ms) + body[0] + body[1]
-            state_.txn.put(key, value, db=self._dbs["snapshots"])
+            state_.txn.put(key, codec.encode_snapshot(state_.now_ms, body[0], body[1]), db=self._dbs["snapshots"])
 
         self._write(apply)
 
@@ -403,7 +421,7 @@ class Journal:
             return None
         seq, value = matches[0]
         try:
-            ts, state, metadata = codec.unpack(value)
+            ts, state, metadata = codec.decode_snapshot(value)
         except codec.DECODE_ERRORS as e:
             raise CorruptRecord(f"snapshot: {e!r}", stream_id=stream_id, seq=seq, position=None) from e
         return Snapshot(stream_id, seq, ts, state, metadata)
@@ -444,12 +462,19 @@ class _Prepared:
         self.expected = expected
 
 
-def _prepare(stream_id: str, events: list[Event] | tuple[Event, ...], expected: ExpectedSeq) -> _Prepared:
+def _prepare(stream_id: str, events: Iterable[Event], expected: ExpectedSeq, argument: str) -> _Prepared:
     """Validate and encode on the caller's thread; raises EventRejected/ValueError."""
     try:
         raw = codec.stream_bytes(stream_id)
     except ValueError as e:
         raise EventRejected(str(e)) from e
+    if isinstance(events, Event):
+        raise EventRejected(f"stream {stream_id!r}: {argument} must be a list of journal.Event, got a single Event "
+                            f"({events.type!r}); pass [event]. Nothing was written")
+    if events is None or isinstance(events, (str, bytes, dict)) or not isinstance(events, Iterable):
+        raise EventRejected(f"stream {stream_id!r}: {argument} must be a list of journal.Event, got "
+                            f"{type(events).__name__}. Nothing was written")
+    events = list(events)
     if not (expected in (ANY, NO_STREAM, STREAM_EXISTS) or (isinstance(expected, int) and not isinstance(expected, bool) and expected >= 0)):
         raise EventRejected(f"expected_seq must be journal.ANY, NO_STREAM, STREAM_EXISTS or an int >= 0, got {expected!r}")
     bodies = [codec.encode_body(stream_id, i, e) for i, e in enumerate(events)]
@@ -477,13 +502,13 @@ def _apply_write(state: TxnState, p: _Prepared) -> AppendResult | WrongExpectedV
     if not p.bodies:
         return AppendResult(p.stream_id, highest + 1, highest, state.head)
     seq = highest
-    pack = state.pack
+    pack, seal = state.pack, codec.seal
     for body in p.bodies:
         seq += 1
         state.head += 1
         pos = codec.u64(state.head)
         # The bytes of codec.encode_record(p.stream_id, seq, body, state.now_ms), from parts encoded in advance.
-        txn.put(pos, p.record_head + pack(seq) + body + state.now_raw, db=dbs["events"], append=True)
+        txn.put(pos, seal(p.record_head + pack(seq) + body + state.now_raw), db=dbs["events"], append=True)
         txn.put(codec.seq_key(p.raw, seq), pos, db=dbs["index"])
     txn.put(p.raw, pack([seq, deleted_to]), db=dbs["streams"])
     return AppendResult(p.stream_id, highest + 1, seq, state.head)
@@ -534,21 +559,3 @@ def _as_set(values: Iterable[str] | None) -> frozenset[str] | None:
     if isinstance(values, str):
         return frozenset((values,))
     return frozenset(values)
-
-
-def _lock_for_writing(path: str) -> int:
-    """Take the directory's writer lock (released by the OS if this process dies)."""
-    lock_path = os.path.join(path, "writer.lock")
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-        os.close(fd)
-        raise JournalLocked(
-            f"journal {path!r} is already open for writing (by process {holder}); only one writer is allowed. "
-            "Close the other writer, or open with readonly=True to read alongside it."
-        ) from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, str(os.getpid()).encode(), 0)
-    return fd
