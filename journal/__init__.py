@@ -1,4 +1,4 @@
-"""An append-only, durable event journal on LMDB.
+"""An append-only, durable event journal: embedded on LMDB, or shared on PostgreSQL.
 
 Streams of msgpack-encoded events, each with gap-free per-stream ``seq`` numbers, all sharing
 one global ``position`` assigned in commit order; snapshots; live subscriptions; upcasting;
@@ -11,8 +11,13 @@ events mean.
         for e in j.read("orders-1"):
             print(e.seq, e.type, e.data)
 
+A directory gives the LMDB journal (:class:`Journal`); ``journal.open("postgresql://...")``
+gives the PostgreSQL one (``journal.postgres``). Both offer :class:`EventJournal`, the contract
+code above the journal is written against (``journal/protocol.py``).
+
 Nothing is acknowledged before it is durable: under ``durability="sync"`` (the default) an
-append returns only after its transaction is fsynced.
+append returns only after its transaction is fsynced (LMDB) or committed with
+``synchronous_commit=on`` (PostgreSQL).
 """
 
 from __future__ import annotations
@@ -26,19 +31,20 @@ _EXPORTS: dict[str, str] = {
     "ANY": ".records",
     "AppendResult": ".records",
     "AtomicWrite": ".records",
-    "CannotOpen": ".errors",
-    "CorruptJournal": ".errors",
+    "CommitUnknown": ".errors",
     "CorruptRecord": ".errors",
-    "DiskFull": ".errors",
     "Event": ".records",
+    "EventJournal": ".protocol",
     "EventRejected": ".errors",
     "Expect": ".records",
+    "IncompatibleJournal": ".errors",
     "Journal": ".journal",
     "JournalClosed": ".errors",
     "JournalError": ".errors",
     "JournalLocked": ".errors",
-    "LockFileReplaced": ".errors",
-    "MapGrowthFailed": ".errors",
+    "JournalSubscription": ".protocol",
+    "JournalUnavailable": ".errors",
+    "LockOwner": ".protocol",
     "NO_STREAM": ".records",
     "Problem": ".records",
     "ReadOnlyJournal": ".errors",
@@ -48,30 +54,27 @@ _EXPORTS: dict[str, str] = {
     "Snapshot": ".records",
     "StreamInfo": ".records",
     "Subscription": ".subscription",
-    "UnsupportedFormat": ".errors",
     "VerifyReport": ".records",
-    "WriteFailed": ".errors",
     "WrongExpectedVersion": ".errors",
     "open": ".journal",
 }
 
 if TYPE_CHECKING:
-    from .errors import CannotOpen as CannotOpen
-    from .errors import CorruptJournal as CorruptJournal
+    from .errors import CommitUnknown as CommitUnknown
     from .errors import CorruptRecord as CorruptRecord
-    from .errors import DiskFull as DiskFull
     from .errors import EventRejected as EventRejected
+    from .errors import IncompatibleJournal as IncompatibleJournal
     from .errors import JournalClosed as JournalClosed
     from .errors import JournalError as JournalError
     from .errors import JournalLocked as JournalLocked
-    from .errors import LockFileReplaced as LockFileReplaced
-    from .errors import MapGrowthFailed as MapGrowthFailed
+    from .errors import JournalUnavailable as JournalUnavailable
     from .errors import ReadOnlyJournal as ReadOnlyJournal
-    from .errors import UnsupportedFormat as UnsupportedFormat
-    from .errors import WriteFailed as WriteFailed
     from .errors import WrongExpectedVersion as WrongExpectedVersion
     from .journal import Journal as Journal
     from .journal import open as open
+    from .protocol import EventJournal as EventJournal
+    from .protocol import JournalSubscription as JournalSubscription
+    from .protocol import LockOwner as LockOwner
     from .records import ANY as ANY
     from .records import NO_STREAM as NO_STREAM
     from .records import STREAM_EXISTS as STREAM_EXISTS

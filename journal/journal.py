@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import itertools
 import os
+import socket
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
-import lmdb
-
-from . import codec, directory, faults
-from .errors import CorruptRecord, EventRejected, JournalClosed, ReadOnlyJournal, WrongExpectedVersion
+from . import codec
+from .common import Prepared as _Prepared
+from .common import as_set as _as_set
+from .common import expectation_fails, upcast
+from .common import prepare as _prepare
+from .errors import CorruptRecord, EventRejected, JournalClosed, JournalError, JournalLocked, ReadOnlyJournal, WrongExpectedVersion
+from .protocol import EventJournal, LockOwner
 from .records import (
     ANY,
-    NO_STREAM,
-    STREAM_EXISTS,
     AppendResult,
     AtomicWrite,
     Event,
@@ -33,6 +36,7 @@ from .writer import TxnState, Writer
 
 READ_CHUNK = 1024  # events per read transaction: short transactions keep the map growable
 DURABILITIES = ("sync", "nosync")
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 Upcaster = Callable[[Any], Any]
 T = TypeVar("T")
 
@@ -43,14 +47,23 @@ def open(
     durability: str = "sync",
     readonly: bool = False,
     map_size: int | None = None,
-) -> Journal:
-    """Open the journal in directory ``path`` (created if missing, unless ``readonly``).
+) -> EventJournal:
+    """Open the journal in directory ``path`` (created if missing, unless ``readonly``), or, for a
+    ``postgresql://`` URL, the PostgreSQL journal in that database (see ``journal.postgres``).
 
     ``durability="sync"`` (default): an append returns only after its transaction is fsynced.
     ``"nosync"``: appends are not fsynced (flushed after a second idle); an OS crash may lose the
     last commits but never corrupts. Only one process may open a journal for writing; any number
     may open it with ``readonly=True``, also while the writer runs.
     """
+    if isinstance(path, str) and path.startswith(POSTGRES_SCHEMES):
+        if map_size is not None:
+            raise ValueError("map_size is an LMDB setting; a PostgreSQL journal has no map to size")
+        try:
+            from .postgres import open_postgres
+        except ImportError as e:
+            raise JournalError(f"a PostgreSQL journal needs psycopg 3: pip install 'mob-actors[postgres]' ({e})") from e
+        return open_postgres(path, durability=durability, readonly=readonly)
     return Journal(os.fspath(path), durability=durability, readonly=readonly, map_size=map_size)
 
 
@@ -67,26 +80,15 @@ class Journal:
         self._lock_fd: int | None = None
         self._writer: Writer | None = None
         self._closed = False
+        self._locks: set[str] = set()
         if not readonly:
-            directory.make_directory(path)
-            self._lock_fd = directory.lock_for_writing(path)
+            os.makedirs(path, exist_ok=True)
+            self._lock_fd = _lock_for_writing(path)
         try:
             self._storage: Storage = acquire(path, map_size, create=not readonly, sync=durability == "sync")
         except BaseException:
             self._unlock()
             raise
-        if self._lock_fd is not None:
-            try:
-                self._storage.ensure_marker()
-                directory.record_lock_file(path, self._lock_fd)
-            except lmdb.Error as e:
-                release(self._storage)
-                self._unlock()
-                raise faults.lmdb_error(path, "writing the format marker", e) from e
-            except BaseException:
-                release(self._storage)
-                self._unlock()
-                raise
         self._dbs = self._storage.dbs
         if not readonly:
             self._writer = Writer(self._storage, durable=durability == "sync")
@@ -155,7 +157,7 @@ class Journal:
 
         Raises :class:`WrongExpectedVersion` or :class:`EventRejected` with nothing written.
         """
-        prepared = _prepare(stream_id, events, expected_seq, "events")
+        prepared = _prepare(stream_id, list(events), expected_seq)
         result = self._write(lambda state: _apply_write(state, prepared))
         if isinstance(result, Exception):
             raise result
@@ -163,16 +165,10 @@ class Journal:
 
     def append_batch(self, writes: Iterable[AtomicWrite]) -> list[AppendResult | Rejected]:
         """Apply several atomic writes in one commit; a rejected write does not stop the others."""
-        if writes is None or isinstance(writes, (str, bytes, dict, AtomicWrite)) or not isinstance(writes, Iterable):
-            raise EventRejected(f"append_batch(writes): expected a list of journal.AtomicWrite, got {type(writes).__name__}; nothing was written")
-        writes = list(writes)
-        for n, write in enumerate(writes):
-            if not isinstance(write, AtomicWrite):
-                raise EventRejected(f"append_batch(writes): item #{n} is a {type(write).__name__}, not a journal.AtomicWrite; nothing was written")
         prepared: list[_Prepared | Rejected] = []
         for write in writes:
             try:
-                prepared.append(_prepare(write.stream_id, write.events, write.expected_seq, "AtomicWrite.events"))
+                prepared.append(_prepare(write.stream_id, write.events, write.expected_seq))
             except (EventRejected, ValueError) as e:
                 prepared.append(Rejected(write.stream_id, e if isinstance(e, EventRejected) else EventRejected(str(e))))
 
@@ -393,10 +389,7 @@ class Journal:
         self._upcasters[(type, from_version)] = fn
 
     def _upcast(self, event: RecordedEvent) -> RecordedEvent:
-        data, version = event.data, event.version
-        while (fn := self._upcasters.get((event.type, version))) is not None:
-            data, version = fn(data), version + 1
-        return event if version == event.version else event._replace(data=data, version=version)
+        return upcast(self._upcasters, event)
 
     # -- snapshots ---------------------------------------------------------------------------
 
@@ -409,7 +402,8 @@ class Journal:
             raise EventRejected(f"snapshot of {stream_id!r} at seq {seq} cannot be encoded with msgpack: {e}") from e
 
         def apply(state_: TxnState) -> None:
-            state_.txn.put(key, codec.encode_snapshot(state_.now_ms, body[0], body[1]), db=self._dbs["snapshots"])
+            value = b"\x93" + codec.pack(state_.now_ms) + body[0] + body[1]
+            state_.txn.put(key, value, db=self._dbs["snapshots"])
 
         self._write(apply)
 
@@ -421,7 +415,7 @@ class Journal:
             return None
         seq, value = matches[0]
         try:
-            ts, state, metadata = codec.decode_snapshot(value)
+            ts, state, metadata = codec.unpack(value)
         except codec.DECODE_ERRORS as e:
             raise CorruptRecord(f"snapshot: {e!r}", stream_id=stream_id, seq=seq, position=None) from e
         return Snapshot(stream_id, seq, ts, state, metadata)
@@ -441,6 +435,30 @@ class Journal:
     def _snapshots(self, raw: bytes, min_seq: int, max_seq: int, max_ts: int | None, newest_only: bool) -> list[tuple[int, bytes]]:
         return self._read(lambda txn: _matching_snapshots(txn, self._dbs, raw, min_seq, max_seq, max_ts, newest_only))
 
+    # -- ownership ---------------------------------------------------------------------------
+    # One process writes an LMDB journal, so it owns everything: a lock is only remembered.
+
+    def try_lock(self, key: str) -> bool:
+        """Take ownership lock ``key``: always granted to the one writer (see journal.protocol)."""
+        self._check_open()
+        if self._writer is None:
+            raise ReadOnlyJournal(f"journal {self.path!r} was opened with readonly=True; ownership locks belong to its writer")
+        self._locks.add(key)
+        return True
+
+    def unlock(self, key: str) -> bool:
+        """Give up ownership lock ``key``; True if it was held."""
+        self._check_open()
+        if key in self._locks:
+            self._locks.discard(key)
+            return True
+        return False
+
+    def lock_owner(self, key: str) -> LockOwner | None:
+        """This process if it holds ``key``, else None (no other process can write this journal)."""
+        self._check_open()
+        return LockOwner(socket.gethostname(), os.getpid()) if key in self._locks else None
+
     # -- checking ----------------------------------------------------------------------------
 
     def verify(self) -> VerifyReport:
@@ -449,36 +467,6 @@ class Journal:
 
         self._check_open()
         return verify(self._storage)
-
-
-class _Prepared:
-    __slots__ = ("bodies", "expected", "raw", "record_head", "stream_id")
-
-    def __init__(self, stream_id: str, raw: bytes, bodies: list[bytes], expected: ExpectedSeq) -> None:
-        self.stream_id = stream_id
-        self.raw = raw
-        self.record_head = codec.record_head(stream_id)
-        self.bodies = bodies
-        self.expected = expected
-
-
-def _prepare(stream_id: str, events: Iterable[Event], expected: ExpectedSeq, argument: str) -> _Prepared:
-    """Validate and encode on the caller's thread; raises EventRejected/ValueError."""
-    try:
-        raw = codec.stream_bytes(stream_id)
-    except ValueError as e:
-        raise EventRejected(str(e)) from e
-    if isinstance(events, Event):
-        raise EventRejected(f"stream {stream_id!r}: {argument} must be a list of journal.Event, got a single Event "
-                            f"({events.type!r}); pass [event]. Nothing was written")
-    if events is None or isinstance(events, (str, bytes, dict)) or not isinstance(events, Iterable):
-        raise EventRejected(f"stream {stream_id!r}: {argument} must be a list of journal.Event, got "
-                            f"{type(events).__name__}. Nothing was written")
-    events = list(events)
-    if not (expected in (ANY, NO_STREAM, STREAM_EXISTS) or (isinstance(expected, int) and not isinstance(expected, bool) and expected >= 0)):
-        raise EventRejected(f"expected_seq must be journal.ANY, NO_STREAM, STREAM_EXISTS or an int >= 0, got {expected!r}")
-    bodies = [codec.encode_body(stream_id, i, e) for i, e in enumerate(events)]
-    return _Prepared(stream_id, raw, bodies, expected)
 
 
 def _stream_row(txn: Txn, dbs: Dbs, raw: bytes) -> tuple[int, int]:
@@ -492,23 +480,18 @@ def _stream_row(txn: Txn, dbs: Dbs, raw: bytes) -> tuple[int, int]:
 def _apply_write(state: TxnState, p: _Prepared) -> AppendResult | WrongExpectedVersion:
     txn, dbs = state.txn, state.dbs
     highest, deleted_to = _stream_row(txn, dbs, p.raw)
-    e = p.expected
-    if (
-        (e is NO_STREAM and highest != 0)
-        or (e is STREAM_EXISTS and highest == 0)
-        or (isinstance(e, int) and not isinstance(e, bool) and e != highest)
-    ):
-        return WrongExpectedVersion(p.stream_id, e, highest)
+    if expectation_fails(p.expected, highest):
+        return WrongExpectedVersion(p.stream_id, p.expected, highest)
     if not p.bodies:
         return AppendResult(p.stream_id, highest + 1, highest, state.head)
     seq = highest
-    pack, seal = state.pack, codec.seal
+    pack = state.pack
     for body in p.bodies:
         seq += 1
         state.head += 1
         pos = codec.u64(state.head)
         # The bytes of codec.encode_record(p.stream_id, seq, body, state.now_ms), from parts encoded in advance.
-        txn.put(pos, seal(p.record_head + pack(seq) + body + state.now_raw), db=dbs["events"], append=True)
+        txn.put(pos, p.record_head + pack(seq) + body + state.now_raw, db=dbs["events"], append=True)
         txn.put(codec.seq_key(p.raw, seq), pos, db=dbs["index"])
     txn.put(p.raw, pack([seq, deleted_to]), db=dbs["streams"])
     return AppendResult(p.stream_id, highest + 1, seq, state.head)
@@ -553,9 +536,19 @@ def _snapshot_ts(value: bytes) -> int:
         return 0  # a damaged snapshot still matches by seq; load_snapshot then reports it
 
 
-def _as_set(values: Iterable[str] | None) -> frozenset[str] | None:
-    if values is None:
-        return None
-    if isinstance(values, str):
-        return frozenset((values,))
-    return frozenset(values)
+def _lock_for_writing(path: str) -> int:
+    """Take the directory's writer lock (released by the OS if this process dies)."""
+    lock_path = os.path.join(path, "writer.lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise JournalLocked(
+            f"journal {path!r} is already open for writing (by process {holder}); only one writer is allowed. "
+            "Close the other writer, or open with readonly=True to read alongside it."
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    return fd

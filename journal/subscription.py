@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import collections
+import threading
 from collections.abc import Callable
+from typing import Protocol
 
 from .errors import JournalClosed
 from .records import RecordedEvent
-from .storage import Storage
 
 Scan = Callable[[int, int, frozenset[str] | None, frozenset[str] | None], tuple[list[RecordedEvent], int | None]]
 """``scan(after, count, types, tags)``: up to ``count`` matching events after position ``after``
 and the last position scanned (None at the end of the log)."""
 
-# Commits by another process are not signalled here; poll for them this often.
+# Commits by another process are not signalled on LMDB; poll for them this often.
 POLL_SECONDS = 0.05
+
+
+class CommitSignal(Protocol):
+    """What a subscription waits on: a count of commits seen, notified under its condition.
+
+    The LMDB ``Storage`` counts its writer's commits; the PostgreSQL journal also counts
+    notifications of other processes' commits."""
+
+    committed: threading.Condition
+    commit_count: int
+
+
 _BATCH = 256
 
 
@@ -29,16 +42,18 @@ class Subscription:
         self,
         scan: Scan,
         is_closed: Callable[[], bool],
-        storage: Storage,
+        storage: CommitSignal,
         after: int,
         types: frozenset[str] | None,
         tags: frozenset[str] | None,
+        poll_seconds: float = POLL_SECONDS,
     ) -> None:
         # What it needs of its journal, and nothing more: a way to read ahead and to learn
         # that the journal was closed. Commits are signalled through the shared storage.
         self._scan = scan
         self._is_closed = is_closed
         self._storage = storage
+        self._poll_seconds = poll_seconds
         self._position = after
         self._types = types
         self._tags = tags
@@ -74,7 +89,7 @@ class Subscription:
                 continue
             with self._storage.committed:
                 if self._storage.commit_count == seen and not self._closed:
-                    self._storage.committed.wait(POLL_SECONDS)
+                    self._storage.committed.wait(self._poll_seconds)
         return self._buffer.popleft()
 
     def close(self) -> None:

@@ -108,7 +108,7 @@ ALL: dict[str, EventType] = {
 UPCASTERS: dict[tuple[str, int], Callable[[Any], Any]] = {}
 
 
-def register_upcasters(j: journal.Journal) -> None:
+def register_upcasters(j: journal.EventJournal) -> None:
     """Teach a journal to read old versions of our events."""
     for (name, version), fn in UPCASTERS.items():
         j.register_upcaster(name, version, fn)

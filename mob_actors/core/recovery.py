@@ -19,7 +19,7 @@ BadSnapshotListener = Callable[[str, Exception], None]
 
 
 def recover(
-    j: journal.Journal, session_id: str, *, to_seq: int | None = None, use_snapshot: bool = True,
+    j: journal.EventJournal, session_id: str, *, to_seq: int | None = None, use_snapshot: bool = True,
     on_bad_snapshot: BadSnapshotListener | None = None,
 ) -> SessionState | None:
     """The state of ``session_id`` after event ``to_seq`` (default: the last), or None if it has no events.
@@ -44,7 +44,7 @@ def recover(
     return state
 
 
-def _from_snapshot(j: journal.Journal, stream: str, to_seq: int | None, on_bad_snapshot: BadSnapshotListener | None) -> SessionState | None:
+def _from_snapshot(j: journal.EventJournal, stream: str, to_seq: int | None, on_bad_snapshot: BadSnapshotListener | None) -> SessionState | None:
     try:
         snap = j.load_snapshot(stream, max_seq=to_seq)
         return SessionState.from_snapshot(snap.state) if snap else None

@@ -116,7 +116,7 @@ class MobHandle:
 class MobRuntime:
     """Durable mobs over a session service. Open it with :meth:`open`; close it (or use ``with``)."""
 
-    def __init__(self, j: journal.Journal, service: MobSessionPort, *, allow_ephemeral_sessions: bool, owns: tuple[bool, bool]) -> None:
+    def __init__(self, j: journal.EventJournal, service: MobSessionPort, *, allow_ephemeral_sessions: bool, owns: tuple[bool, bool]) -> None:
         self.journal = j
         self.service = service
         self.allow_ephemeral_sessions = allow_ephemeral_sessions
@@ -130,14 +130,14 @@ class MobRuntime:
     @classmethod
     def open(
         cls,
-        path_or_journal: journal.Journal | str | os.PathLike[str],
+        path_or_journal: journal.EventJournal | str | os.PathLike[str],
         agent: Agent,
         *,
         allow_ephemeral_sessions: bool = False,
         session_service: MobSessionPort | None = None,
     ) -> MobRuntime:
         """Open (or create) the journal and bring every mob back in the state it had."""
-        if isinstance(path_or_journal, journal.Journal):
+        if isinstance(path_or_journal, journal.EventJournal):
             j, owns_journal = path_or_journal, False
         elif isinstance(session_service, PersistentSessionService) and _same_dir(session_service.journal.path, path_or_journal):
             # The service already has this journal open; a second writer in one process is refused.

@@ -52,7 +52,7 @@ class MobSupervisor(pykka.ThreadingActor):
 
     use_daemon_thread = True
 
-    def __init__(self, state: MobState, j: journal.Journal, service: MobSessionPort, stream_seq: int) -> None:
+    def __init__(self, state: MobState, j: journal.EventJournal, service: MobSessionPort, stream_seq: int) -> None:
         super().__init__()
         self.state = state
         self.journal = j

@@ -27,7 +27,7 @@ from ..core.recovery import recover
 __all__ = ["rebuild"]
 
 
-def rebuild(j: journal.Journal, session_id: str, *, to_seq: int | None = None) -> Session:
+def rebuild(j: journal.EventJournal, session_id: str, *, to_seq: int | None = None) -> Session:
     """The session as it was right after event ``to_seq`` (default: its last event).
 
     Uses the newest snapshot at or before ``to_seq`` and replays the later events; every digest

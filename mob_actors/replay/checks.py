@@ -201,7 +201,7 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:79] + "\u2026"
 
 
-def list_snapshots(j: journal.Journal, stream_id: str, max_seq: int | None = None) -> list[journal.Snapshot | Damaged]:
+def list_snapshots(j: journal.EventJournal, stream_id: str, max_seq: int | None = None) -> list[journal.Snapshot | Damaged]:
     """Every snapshot of a stream up to ``max_seq``, oldest first (walking down with ``load_snapshot``)."""
     out: list[journal.Snapshot | Damaged] = []
     upper = max_seq
@@ -222,7 +222,7 @@ def list_snapshots(j: journal.Journal, stream_id: str, max_seq: int | None = Non
     return out
 
 
-def verify_session(j: journal.Journal, session_id: str, highest_seq: int | None = None, deleted_to: int = 0) -> StreamReport:
+def verify_session(j: journal.EventJournal, session_id: str, highest_seq: int | None = None, deleted_to: int = 0) -> StreamReport:
     """Check one session of an open journal."""
     stream = ev.session_stream(session_id)
     if highest_seq is None:
@@ -238,7 +238,7 @@ def verify_session(j: journal.Journal, session_id: str, highest_seq: int | None 
 # -- mobs and other streams ----------------------------------------------------------------------
 
 
-def verify_stream(j: journal.Journal, stream_id: str, kind: str, highest_seq: int, deleted_to: int) -> StreamReport:
+def verify_stream(j: journal.EventJournal, stream_id: str, kind: str, highest_seq: int, deleted_to: int) -> StreamReport:
     """Read a mob stream (folded with the mob fold) or any other stream; check damage and seqs.
 
     A destroyed mob keeps only its last events (``delete_to``), so reading starts after them.
@@ -272,7 +272,7 @@ def verify_stream(j: journal.Journal, stream_id: str, kind: str, highest_seq: in
 
 
 
-def check_positions(j: journal.Journal, streams: list[StreamReport], head: int) -> list[journal.Problem]:
+def check_positions(j: journal.EventJournal, streams: list[StreamReport], head: int) -> list[journal.Problem]:
     """Every position 1..head holds one indexed event, or one deleted on purpose (see the module doc)."""
     problems: list[journal.Problem] = []
     seen = bytearray(head + 1)
@@ -298,7 +298,7 @@ def check_positions(j: journal.Journal, streams: list[StreamReport], head: int) 
     return problems
 
 
-def _unclaimed(j: journal.Journal, start: int, end: int | None) -> list[journal.Problem]:
+def _unclaimed(j: journal.EventJournal, start: int, end: int | None) -> list[journal.Problem]:
     """Problems with records stored at positions ``start..end-1`` that no read above claimed."""
     problems = []
     for item in read_everything_between(j, start, end):
@@ -316,7 +316,7 @@ def _unclaimed(j: journal.Journal, start: int, end: int | None) -> list[journal.
     return problems
 
 
-def read_everything_between(j: journal.Journal, start: int, end: int | None) -> Iterator[Item]:
+def read_everything_between(j: journal.EventJournal, start: int, end: int | None) -> Iterator[Item]:
     """The records stored at positions ``start..end-1`` (``end=None``: to the last one)."""
     for item in read_everything(j, after=start - 1):
         if end is not None and item.position is not None and item.position >= end:

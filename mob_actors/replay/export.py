@@ -78,7 +78,7 @@ def replay_summary(
 # -- writing ------------------------------------------------------------------------------------
 
 
-def export_session(j: journal.Journal, session_id: str, out: str) -> dict[str, Any]:
+def export_session(j: journal.EventJournal, session_id: str, out: str) -> dict[str, Any]:
     """Write ``session_id``'s history to the file ``out`` (``-``: stdout); return the header.
 
     Raises :class:`ExportRefused` if a record of the session cannot be read: a file with a hole
@@ -212,7 +212,7 @@ def _parse(path: str, number: int, line: str) -> Any:
 # -- importing ----------------------------------------------------------------------------------
 
 
-def import_export(exp: ExportFile, j: journal.Journal) -> journal.AppendResult:
+def import_export(exp: ExportFile, j: journal.EventJournal) -> journal.AppendResult:
     """Append the export's events as a new stream ``session:<id>`` of ``j``.
 
     Refuses (:class:`ExportRefused`) when the events do not replay, do not start at seq 1, or the

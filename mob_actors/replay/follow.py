@@ -17,7 +17,7 @@ from ..core import events as ev
 from .source import Damaged, Item
 
 
-def member_sessions(j: journal.Journal, mob_id: str) -> set[str]:
+def member_sessions(j: journal.EventJournal, mob_id: str) -> set[str]:
     """The session streams of every member the mob ever spawned (retired ones included)."""
     streams = set()
     for event in j.read(ev.mob_stream(mob_id)):
@@ -27,7 +27,7 @@ def member_sessions(j: journal.Journal, mob_id: str) -> set[str]:
 
 
 def follow(
-    j: journal.Journal,
+    j: journal.EventJournal,
     emit: Callable[[Item], None],
     *,
     session_id: str | None = None,
@@ -49,7 +49,7 @@ def follow(
         streams = {mob_stream} | member_sessions(j, mob_id)
     position = j.head() if after is None else after
     stop = threading.Event()
-    current: list[journal.Subscription] = []
+    current: list[journal.JournalSubscription] = []
 
     def end() -> None:
         stop.set()

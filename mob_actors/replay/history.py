@@ -63,7 +63,7 @@ class History:
 class JournalHistory(History):
     """The sessions of a journal directory, opened read-only."""
 
-    def __init__(self, j: journal.Journal) -> None:
+    def __init__(self, j: journal.EventJournal) -> None:
         self.journal = j
         self.path = j.path
 

@@ -68,7 +68,7 @@ class Entry:
 
 
 def list_journal(
-    j: journal.Journal,
+    j: journal.EventJournal,
     *,
     on_plan: Callable[[int], None] | None = None,
     progress: Callable[[int], None] | None = None,

@@ -47,7 +47,7 @@ class MobView:
         }
 
 
-def session_status(j: journal.Journal, session_id: str) -> dict[str, Any]:
+def session_status(j: journal.EventJournal, session_id: str) -> dict[str, Any]:
     """What a member's session stream says: its lifecycle status and event count."""
     status = "missing"
     count = 0
@@ -59,7 +59,7 @@ def session_status(j: journal.Journal, session_id: str) -> dict[str, Any]:
     return {"session_status": status, "session_events": count}
 
 
-def view_mob(j: journal.Journal, mob_id: str) -> MobView:
+def view_mob(j: journal.EventJournal, mob_id: str) -> MobView:
     """Rebuild ``mob_id`` from its stream; the fold stops at the first event it cannot apply."""
     state = MobState(mob_id)
     view = MobView(mob_id, state)

@@ -44,7 +44,7 @@ class Damaged:
 Item = journal.RecordedEvent | Damaged
 
 
-def open_journal(path: str | os.PathLike[str], *, writable: bool = False) -> journal.Journal:
+def open_journal(path: str | os.PathLike[str], *, writable: bool = False) -> journal.EventJournal:
     """Open the journal at ``path`` (read-only unless ``writable``) or raise :class:`UsageError`."""
     path = os.fspath(path)
     if os.path.exists(path) and not os.path.isdir(path):
@@ -63,7 +63,7 @@ def open_journal(path: str | os.PathLike[str], *, writable: bool = False) -> jou
     return j
 
 
-def read_stream(j: journal.Journal, stream_id: str, from_seq: int = 1, to_seq: int | None = None) -> Iterator[Item]:
+def read_stream(j: journal.EventJournal, stream_id: str, from_seq: int = 1, to_seq: int | None = None) -> Iterator[Item]:
     """The stream's events in seq order, with a :class:`Damaged` item for each unreadable one."""
     next_seq = max(from_seq, 1)
     while True:
@@ -80,7 +80,7 @@ def read_stream(j: journal.Journal, stream_id: str, from_seq: int = 1, to_seq: i
                 return
 
 
-def read_everything(j: journal.Journal, after: int = 0) -> Iterator[Item]:
+def read_everything(j: journal.EventJournal, after: int = 0) -> Iterator[Item]:
     """Every event of every stream in position order, with :class:`Damaged` items in between."""
     while True:
         try:
@@ -103,13 +103,13 @@ def _reason(e: journal.CorruptRecord) -> str:
     return cause or text
 
 
-def session_ids(j: journal.Journal) -> list[str]:
+def session_ids(j: journal.EventJournal) -> list[str]:
     """Every session with a stream in the journal, in id (= creation) order."""
     prefix = len(ev.SESSION_STREAM_PREFIX)
     return [info.stream_id[prefix:] for info in j.streams(ev.SESSION_STREAM_PREFIX)]
 
 
-def resolve_session(j: journal.Journal, text: str) -> str:
+def resolve_session(j: journal.EventJournal, text: str) -> str:
     """The session id ``text`` names: an exact id, ``session:<id>``, or a unique prefix of one."""
     found = _resolve(j, text, ev.SESSION_STREAM_PREFIX, "sessions")
     if found is None:
@@ -118,7 +118,7 @@ def resolve_session(j: journal.Journal, text: str) -> str:
     return found
 
 
-def resolve_mob(j: journal.Journal, text: str) -> str:
+def resolve_mob(j: journal.EventJournal, text: str) -> str:
     """The mob id ``text`` names: an exact id, ``mob:<id>``, or a unique prefix of one."""
     found = _resolve(j, text, ev.MOB_STREAM_PREFIX, "mobs")
     if found is None:
@@ -127,7 +127,7 @@ def resolve_mob(j: journal.Journal, text: str) -> str:
     return found
 
 
-def _resolve(j: journal.Journal, text: str, prefix: str, kind: str) -> str | None:
+def _resolve(j: journal.EventJournal, text: str, prefix: str, kind: str) -> str | None:
     """The id after ``prefix`` that ``text`` names exactly or by a unique prefix; None if none."""
     text = text.removeprefix(prefix)
     if not text:

@@ -41,7 +41,7 @@ MAX_JOBS = 8
 Task = tuple[str, str, int, int]  # (kind, stream id, highest_seq, deleted_to)
 
 
-def plan(j: journal.Journal, session_id: str | None = None) -> list[Task]:
+def plan(j: journal.EventJournal, session_id: str | None = None) -> list[Task]:
     """What to check: every stream (or one session), with its bounds as of now."""
     if session_id is not None:
         stream = ev.session_stream(session_id)
@@ -59,7 +59,7 @@ def plan(j: journal.Journal, session_id: str | None = None) -> list[Task]:
     return tasks
 
 
-def check_tasks(j: journal.Journal, tasks: Iterable[Task]) -> Iterator[StreamReport]:
+def check_tasks(j: journal.EventJournal, tasks: Iterable[Task]) -> Iterator[StreamReport]:
     for kind, stream_id, highest, deleted_to in tasks:
         if kind == "session":
             yield verify_session(j, stream_id[len(ev.SESSION_STREAM_PREFIX):], highest, deleted_to)
@@ -150,7 +150,7 @@ def _verify_here(
 # journal open (py-lmdb refuses to open a second one in a forked child, and LMDB forbids using
 # the inherited one). When either cannot be had, verify runs in this process instead.
 
-_worker_journal: journal.Journal | None = None
+_worker_journal: journal.EventJournal | None = None
 
 
 def _worker_init(path: str) -> None:

@@ -408,12 +408,12 @@ class PersistentSessionService(SessionService):
     """
 
     def __init__(
-        self, journal_or_path: journal.Journal | str | os.PathLike[str], agent: Agent, *,
+        self, journal_or_path: journal.EventJournal | str | os.PathLike[str], agent: Agent, *,
         checkpoint_every: int | None = 50, max_resident: int | None = 1000,
     ) -> None:
         check_checkpoint_every(checkpoint_every)  # before the journal is opened: a bad value leaks nothing
         check_max_resident(max_resident)
-        if isinstance(journal_or_path, journal.Journal):
+        if isinstance(journal_or_path, journal.EventJournal):
             self.journal, owns = journal_or_path, False
         else:
             self.journal, owns = journal.open(journal_or_path), True

@@ -86,7 +86,7 @@ class JournalStore:
 
     durable = True
 
-    def __init__(self, j: journal.Journal, *, checkpoint_every: int | None = 50, owns_journal: bool = False) -> None:
+    def __init__(self, j: journal.EventJournal, *, checkpoint_every: int | None = 50, owns_journal: bool = False) -> None:
         self.journal = j
         self.checkpoint_every = check_checkpoint_every(checkpoint_every)
         self._owns_journal = owns_journal

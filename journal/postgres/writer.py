@@ -1,0 +1,414 @@
+"""Group commit on PostgreSQL: one thread and one connection own every write of an opener.
+
+The design is the LMDB writer's (``journal/writer.py``): callers enqueue a request and block;
+the writer takes the first request and everything already queued (no waiting window), runs them
+in one transaction, commits, and only then releases each caller with its own result. A
+transaction is two round trips when it only appends:
+
+1. ``BEGIN``; lock the head row ``FOR UPDATE`` (this orders every writer of every process, so
+   positions are gap-free and in commit order); read the rows of the streams being written.
+2. one statement inserting the events, updating the stream rows and the head and queueing the
+   ``NOTIFY`` that wakes subscribers elsewhere (delivered at commit); ``COMMIT``.
+
+Requests with their own SQL (delete_to, snapshots) run between those steps, in queue order.
+Ownership locks are session-level advisory locks taken on this connection, outside transactions.
+
+A lost connection before ``COMMIT`` was sent is safe: the server rolls the transaction back, so
+the writer reconnects and runs the batch again (ownership locks are lost with the connection).
+When the connection is lost after ``COMMIT`` was sent, the outcome is unknown: every request of
+the batch fails with :class:`CommitUnknown`, never success. A request that raises is taken out
+and the others run again, so one bad request never fails the rest.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import msgpack
+import psycopg
+
+from .. import codec
+from ..common import Prepared, expectation_fails
+from ..errors import CommitUnknown, JournalClosed, JournalError, JournalUnavailable, WrongExpectedVersion
+from ..records import AppendResult
+from ..release import ReleaseChain, Request
+from .connect import RETRY_SECONDS, connect, connect_retrying, is_connection_error, redact
+from .schema import Names
+
+MAX_REQUESTS_PER_COMMIT = 4096
+_STOP = object()
+
+
+class PgTxn:
+    """What the requests of one transaction share: cursor, head, stream rows, pending inserts, clock."""
+
+    def __init__(self, cur: psycopg.Cursor[Any], names: Names, head: int, streams: dict[str, list[int]]) -> None:
+        self.cur = cur
+        self.names = names
+        self.head = head
+        self.start_head = head
+        self.streams = streams  # stream_id -> [highest_seq, deleted_to], read under the head lock
+        self.changed: dict[str, list[int]] = {}
+        self.positions: list[int] = []
+        self.stream_ids: list[str] = []
+        self.seqs: list[int] = []
+        self.records: list[bytes] = []
+        self.now_ms = time.time_ns() // 1_000_000
+        self.pack = msgpack.Packer(use_bin_type=True).pack
+
+    def row(self, stream_id: str) -> list[int]:
+        return self.streams.setdefault(stream_id, [0, 0])
+
+    def set_row(self, stream_id: str, highest: int, deleted_to: int) -> None:
+        row = self.row(stream_id)
+        row[0], row[1] = highest, deleted_to
+        self.changed[stream_id] = row
+
+    def flush_sql(self, final: bool) -> tuple[str, dict[str, Any]] | None:
+        """The statement writing the pending events and stream rows; when ``final``, also the head
+        and the NOTIFY. None when there is nothing to send."""
+        n = self.names
+        parts: list[str] = []
+        params: dict[str, Any] = {}
+        if self.positions:
+            parts.append(f"e AS (INSERT INTO {n.events} (position, stream_id, seq, record) "
+                         "SELECT * FROM unnest(%(p)b::int8[], %(s)b::text[], %(q)b::int8[], %(r)b::bytea[]))")
+            params.update(p=self.positions, s=self.stream_ids, q=self.seqs, r=self.records)
+        if self.changed:
+            parts.append(f"st AS (INSERT INTO {n.streams} (stream_id, highest_seq, deleted_to) "
+                         "SELECT * FROM unnest(%(sid)b::text[], %(hi)b::int8[], %(dt)b::int8[]) "
+                         "ON CONFLICT (stream_id) DO UPDATE SET highest_seq = EXCLUDED.highest_seq, deleted_to = EXCLUDED.deleted_to)")
+            params.update(sid=list(self.changed), hi=[r[0] for r in self.changed.values()], dt=[r[1] for r in self.changed.values()])
+        if final and self.head != self.start_head:
+            parts.append(f"h AS (UPDATE {n.head} SET position = %(head)b WHERE id = 1)")
+            tail = "SELECT pg_notify(%(ch)b, %(headtxt)b)"
+            params.update(head=self.head, ch=n.channel, headtxt=str(self.head))
+        elif parts or final:
+            tail = "SELECT 1"
+        else:
+            return None
+        self.positions, self.stream_ids, self.seqs, self.records = [], [], [], []
+        self.changed = {}
+        return ("WITH " + ", ".join(parts) + " " if parts else "") + tail, params
+
+    def flush(self) -> None:
+        """Write what is pending now, so SQL run next sees it."""
+        stmt = self.flush_sql(final=False)
+        if stmt is not None:
+            self.cur.execute(*stmt)
+
+
+class AppendOp:
+    """Atomic writes from one append/append_batch call."""
+
+    __slots__ = ("single", "writes")
+
+    def __init__(self, writes: list[Prepared | Any], single: bool) -> None:
+        self.writes = writes  # Prepared, or an already-made result (a Rejected) to pass through
+        self.single = single
+
+    def stream_ids(self) -> Iterable[str]:
+        return (w.stream_id for w in self.writes if isinstance(w, Prepared))
+
+    def apply(self, txn: PgTxn) -> Any:
+        out = [w if not isinstance(w, Prepared) else apply_write(txn, w) for w in self.writes]
+        return out[0] if self.single else out
+
+
+class SqlOp:
+    """A request with its own SQL, run inside the batch's transaction after what came before it."""
+
+    __slots__ = ("fn", "streams")
+
+    def __init__(self, fn: Callable[[PgTxn], Any], streams: tuple[str, ...] = ()) -> None:
+        self.fn = fn
+        self.streams = streams
+
+    def stream_ids(self) -> Iterable[str]:
+        return self.streams
+
+    def apply(self, txn: PgTxn) -> Any:
+        txn.flush()
+        return self.fn(txn)
+
+
+class SessionOp:
+    """A request run on the writer's connection outside any transaction (advisory locks)."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[[psycopg.Connection, set[str]], Any]) -> None:
+        self.fn = fn
+
+
+def apply_write(txn: PgTxn, p: Prepared) -> AppendResult | WrongExpectedVersion:
+    row = txn.row(p.stream_id)
+    highest, deleted_to = row
+    if expectation_fails(p.expected, highest):
+        return WrongExpectedVersion(p.stream_id, p.expected, highest)
+    if not p.bodies:
+        return AppendResult(p.stream_id, highest + 1, highest, txn.head)
+    seq, head, now = highest, txn.head, txn.now_ms
+    for body in p.bodies:
+        seq += 1
+        head += 1
+        txn.positions.append(head)
+        txn.stream_ids.append(p.stream_id)
+        txn.seqs.append(seq)
+        txn.records.append(codec.encode_record(p.stream_id, seq, body, now))
+    txn.head = head
+    txn.set_row(p.stream_id, seq, deleted_to)
+    return AppendResult(p.stream_id, highest + 1, seq, head)
+
+
+class _Failed(Exception):
+    def __init__(self, request: Request, error: BaseException) -> None:
+        self.request = request
+        self.error = error
+
+
+class _Lost(Exception):
+    """The connection was lost; ``committing`` says whether COMMIT may have been sent."""
+
+    def __init__(self, error: BaseException, committing: bool) -> None:
+        self.error = error
+        self.committing = committing
+
+
+class PgWriter:
+    """The writer thread of one PostgreSQL journal opener (see the module docstring)."""
+
+    def __init__(self, url: str, names: Names, *, durable: bool, on_commit: Callable[[int], None]) -> None:
+        self._url = url
+        self._where = redact(url)
+        self._names = names
+        self._sync = "on" if durable else "off"
+        self._on_commit = on_commit
+        self._conn: psycopg.Connection | None = connect(url, readonly=False, synchronous_commit=self._sync)
+        self.held: set[str] = set()  # ownership locks held on the connection right now
+        self.connection_losses = 0
+        self.commits = 0
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._closed = False
+        self._chain = ReleaseChain()  # committed requests whose callers are not yet woken
+        self._thread = threading.Thread(target=self._run, name=f"journal-writer:{self._where}", daemon=True)
+        self._thread.start()
+
+    def submit(self, op: AppendOp | SqlOp | SessionOp) -> Any:
+        """Run ``op`` in the next transaction; return its result once committed."""
+        if self._closed:
+            raise JournalClosed("the journal is closed; open it again to write")
+        request = self._chain.request(op)  # type: ignore[arg-type]  # the op is applied by this writer only
+        self._queue.put(request)
+        return request.wait()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        self._thread.join()
+
+    def abandon(self) -> None:
+        """After fork, in the child: the thread and the socket are the parent's; touch neither."""
+        self._closed = True
+
+    # -- the thread ---------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        stop = False
+        try:
+            while not stop:
+                if self._chain.holding:
+                    # Callers of the last commit are still held: take more work only if it is
+                    # already queued (the next commit releases them), else release them now.
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        self._chain.release()  # phase: the queue ran dry
+                        continue
+                else:
+                    item = self._queue.get()
+                batch: list[Request] = []
+                while True:
+                    if item is _STOP:
+                        stop = True
+                    else:
+                        batch.append(item)
+                    if len(batch) >= MAX_REQUESTS_PER_COMMIT:
+                        break
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                if batch:
+                    self._process(batch)
+        except BaseException as e:  # never leave a caller blocked forever
+            self._fail_queued(JournalError(f"the journal writer thread died: {e!r}"))
+            raise
+        finally:
+            self._chain.release()  # phase: the writer stops; held writes are committed, they succeeded
+            self._closed = True
+            self._fail_queued(JournalClosed("the journal was closed before this write was committed; nothing was written"))
+            if self._conn is not None:
+                self._conn.close()
+
+    def _fail_queued(self, error: BaseException) -> None:
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is not _STOP:
+                item.error = error
+                item.release()
+
+    def _process(self, batch: list[Request]) -> None:
+        for r in batch:
+            if isinstance(r.apply, SessionOp):
+                self._session(r)
+        self._transact([r for r in batch if not isinstance(r.apply, SessionOp)])
+
+    def _transact(self, pending: list[Request]) -> None:
+        """Commit ``pending`` in one transaction, taking out requests that fail; release every caller."""
+        deadline = time.monotonic() + RETRY_SECONDS
+        while pending:
+            try:
+                self._commit(pending)
+            except _Failed as f:
+                # The transaction was rolled back; drop the failing request and redo the others.
+                error = f.error if isinstance(f.error, JournalError) else JournalError(f"write failed: {f.error!r}")
+                self._finish(f.request, error=error)
+                pending.remove(f.request)
+                continue
+            except _Split as e:
+                # The batch's shared statement failed (no request's own code did): isolate the culprit.
+                if len(pending) == 1:
+                    self._finish(pending[0], error=JournalError(f"write failed, nothing of it was stored: {e.error}"))
+                else:
+                    for r in pending:
+                        self._transact([r])
+                return
+            except _Lost as lost:
+                if lost.committing:
+                    for r in pending:
+                        self._finish(r, error=CommitUnknown(
+                            f"the connection to {self._where} was lost while committing, so it is unknown whether "
+                            f"this write is stored (it is not acknowledged); read the stream before writing again: {lost.error}"))
+                    self._reconnect(deadline, fail=[])
+                    return
+                if not self._reconnect(deadline, fail=pending):
+                    return
+                continue
+            self._chain.hold(pending)  # phase: committed; woken before the next commit round trip or when idle
+            self.commits += 1
+            self._on_commit(self._last_head)
+            return
+
+    def _finish(self, r: Request, error: BaseException | None = None) -> None:
+        if error is not None:
+            r.error = error
+        r.release()
+
+    def _reconnect(self, deadline: float, fail: list[Request]) -> bool:
+        """Replace the lost connection; if that fails by ``deadline``, fail ``fail`` (nothing of them was written)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+            self.connection_losses += 1
+        self.held.clear()  # the server ends the old session, which releases its advisory locks
+        try:
+            self._conn = connect_retrying(self._url, deadline, readonly=False, synchronous_commit=self._sync)
+            return True
+        except JournalUnavailable as e:
+            for r in fail:
+                self._finish(r, error=JournalUnavailable(f"{e}; nothing of this write was stored"))
+            return False  # the next batch tries again
+
+    def _session(self, r: Request) -> None:
+        op: SessionOp = r.apply  # type: ignore[assignment]
+        deadline = time.monotonic() + RETRY_SECONDS
+        while True:
+            if self._conn is None and not self._reconnect(deadline, fail=[r]):
+                return
+            assert self._conn is not None
+            try:
+                r.result = op.fn(self._conn, self.held)
+                break
+            except psycopg.Error as e:
+                if not is_connection_error(e, self._conn):
+                    self._finish(r, error=JournalError(f"ownership lock operation failed: {str(e).strip()}"))
+                    return
+                if not self._reconnect(deadline, fail=[r]):
+                    return
+            except Exception as e:
+                self._finish(r, error=JournalError(f"ownership lock operation failed: {e!r}"))
+                return
+        self._finish(r)
+
+    def _commit(self, pending: list[Request]) -> None:
+        conn, n = self._conn, self._names
+        if conn is None:
+            raise _Lost(psycopg.OperationalError("not connected"), committing=False)
+        ids: set[str] = set()
+        for r in pending:
+            ids.update(r.apply.stream_ids())  # type: ignore[attr-defined]
+        committing = False
+        try:
+            cur = conn.cursor(binary=True)
+            streams_cur = conn.cursor(binary=True)
+            with conn.pipeline():
+                cur.execute("BEGIN")
+                cur.execute(f"SELECT position FROM {n.head} WHERE id = 1 FOR UPDATE")
+                streams_cur.execute(f"SELECT stream_id, highest_seq, deleted_to FROM {n.streams} WHERE stream_id = ANY(%b::text[])", (list(ids),))
+            head_row = cur.fetchone()
+            if head_row is None:
+                raise _Split(JournalError(f"the journal at {self._where} has no head row; its tables were damaged"))
+            streams = {sid: [hi, dt] for sid, hi, dt in streams_cur.fetchall()}
+            txn = PgTxn(cur, n, head_row[0], streams)
+            for r in pending:
+                try:
+                    r.result = r.apply.apply(txn)  # type: ignore[attr-defined]
+                except psycopg.Error as e:
+                    if is_connection_error(e, conn):
+                        raise
+                    raise _Failed(r, e) from e
+                except Exception as e:
+                    raise _Failed(r, e) from e
+            final = txn.flush_sql(final=True)
+            assert final is not None
+            committing = True
+            # Wake the previous commit's callers now: they run (and queue their next writes)
+            # while this thread waits for the server, not while it needs the GIL above.
+            self._chain.release()
+            with conn.pipeline():
+                cur.execute(*final)
+                cur.execute("COMMIT")
+            self._last_head = txn.head
+        except (_Failed, _Split):
+            self._rollback(conn)
+            raise
+        except psycopg.Error as e:
+            if is_connection_error(e, conn):
+                raise _Lost(e, committing) from e
+            self._rollback(conn)
+            raise _Split(e) from e
+
+    def _rollback(self, conn: psycopg.Connection) -> None:
+        try:
+            conn.execute("ROLLBACK")
+        except psycopg.Error:
+            pass  # a broken connection is noticed (and replaced) by the next transaction
+
+    _last_head = 0
+
+
+class _Split(Exception):
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
