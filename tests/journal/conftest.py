@@ -1,4 +1,8 @@
-"""Fixtures and helpers for the journal suite: real LMDB journals in tmp_path.
+"""Fixtures and helpers for the journal suite: real journals of both backends.
+
+``jpath`` (and ``j``, a journal opened on it) is parametrised over the backends: an LMDB
+directory in tmp_path, and a PostgreSQL URL of its own on the suite's throwaway server. Tests of
+what only one backend has ask for ``jdir`` (LMDB) or ``pg_url`` instead.
 
 Child processes and their output: the shared ``support`` package (tests/support).
 """
@@ -11,11 +15,30 @@ import pytest
 
 import journal
 
+BACKENDS = ("lmdb", "pg")
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
 
 @pytest.fixture
-def jpath(tmp_path: Path) -> str:
-    """A directory for a journal; it does not exist yet (journal.open creates it)."""
+def jpath(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """Where a journal goes, for each backend: it does not exist yet (journal.open creates it)."""
+    if backend == "pg":
+        return str(request.getfixturevalue("pg_url"))
     return str(tmp_path / "journal")
+
+
+@pytest.fixture
+def jdir(tmp_path: Path) -> str:
+    """A directory for an LMDB journal, for tests of what only LMDB has."""
+    return str(tmp_path / "journal")
+
+
+def is_pg(location: str) -> bool:
+    return location.startswith("postgresql://")
 
 
 @pytest.fixture

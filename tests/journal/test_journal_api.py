@@ -498,17 +498,18 @@ def test_readonly_open_of_missing_journal_is_a_clear_error(tmp_path):
     assert os.listdir(empty) == []
 
 
-def test_same_process_second_writer_is_locked(jpath):
-    with journal.open(jpath) as first:
+def test_same_process_second_writer_is_locked(jdir):
+    """LMDB: one writer per directory. (PostgreSQL takes many: test_journal_processes_pg.py.)"""
+    with journal.open(jdir) as first:
         first.append("s", [ev()])
         with pytest.raises(JournalLocked, match="readonly") as exc:
-            journal.open(jpath)
+            journal.open(jdir)
         assert str(os.getpid()) in str(exc.value)  # names the holder
         with pytest.raises(JournalLocked):
-            journal.open(jpath + "/", durability="nosync")  # another spelling of the same path
+            journal.open(jdir + "/", durability="nosync")  # another spelling of the same path
         first.append("s", [ev()])  # the failed opens did not disturb the writer
         assert first.highest_seq("s") == 2
-    with journal.open(jpath) as second:
+    with journal.open(jdir) as second:
         assert second.append("s", [ev()]).first_seq == 3
 
 

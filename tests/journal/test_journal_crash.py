@@ -87,3 +87,49 @@ def test_sigkill_loses_no_acknowledged_write_and_tears_none(jpath):
     # The test did real work: most children got writes acknowledged before the kill.
     assert sum(acked_per_child) >= 300, (acked_per_child, seed)
     assert sum(1 for n in acked_per_child if n) >= len(acked_per_child) // 2, (acked_per_child, seed)
+
+
+def test_postgresql_server_crash_mid_appends_loses_no_acknowledged_write(pg_server, pg_url):
+    """``pg_ctl stop -m immediate`` (no checkpoint: crash recovery on start) while a process
+    appends from three threads, twice; the writer reconnects by itself after each restart.
+    In-flight writes fail with a JournalError (CommitUnknown when COMMIT was sent), never ack."""
+    proc = spawn(CHILD, pg_url, 0, "tolerant")
+    lines = Lines(proc)
+    acked: dict[str, tuple[str, int, int]] = {}
+    errors: list[str] = []
+
+    def take_until(n_acks: int, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while len(acked) < n_acks:
+            line = lines.line(timeout=max(0.1, deadline - time.monotonic()))
+            if line.startswith("error "):
+                errors.append(line.split()[1])
+            elif line != "ready":
+                stream, last_seq, n, wid = line.split()
+                acked[wid] = (stream, int(last_seq), int(n))
+
+    try:
+        for _round in range(2):
+            take_until(len(acked) + 80)
+            pg_server.stop("immediate")
+            time.sleep(0.3)  # the writer's next transactions meet a dead server
+            pg_server.start()
+            take_until(len(acked) + 80)  # it carries on writing after the restart
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        if not pg_server.running():
+            pg_server.start()
+    for line in lines.finish():
+        if line.startswith("error "):
+            errors.append(line.split()[1])
+        elif line != "ready":
+            stream, last_seq, n, wid = line.split()
+            acked[wid] = (stream, int(last_seq), int(n))
+    proc.stdout.close()
+    proc.stderr.close()
+    assert set(errors) <= {"CommitUnknown", "JournalUnavailable"}, errors
+    with journal.open(pg_url) as jr:
+        found = _check(jr, acked)
+    print(f"{len(acked)} acked writes, {found} stored, errors: {errors}")
+    assert len(acked) >= 320

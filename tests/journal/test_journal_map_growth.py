@@ -13,13 +13,13 @@ from conftest import assert_positions_gap_free, assert_streams_gap_free
 SMALL = 1 << 20  # 1 MiB
 
 
-def test_tiny_map_takes_8mb_from_two_threads_with_a_reader(jpath):
+def test_tiny_map_takes_8mb_from_two_threads_with_a_reader(jdir):
     per_event, per_thread = 10_000, 400  # 2 threads x 400 x 10 KB = 8 MB
     errors: list[BaseException] = []
     done = threading.Event()
     reads = [0]
 
-    with journal.open(jpath, map_size=SMALL) as j:
+    with journal.open(jdir, map_size=SMALL) as j:
 
         def writer(k: int):
             try:
@@ -57,16 +57,16 @@ def test_tiny_map_takes_8mb_from_two_threads_with_a_reader(jpath):
         assert all(len(e.data) == per_event for e in events)
         assert_streams_gap_free(j)
         assert j.verify().ok
-    assert os.path.getsize(os.path.join(jpath, "data.mdb")) > 8 * SMALL  # it really outgrew the map
+    assert os.path.getsize(os.path.join(jdir, "data.mdb")) > 8 * SMALL  # it really outgrew the map
     # And the grown journal reopens with the same tiny map_size.
-    with journal.open(jpath, map_size=SMALL) as j:
+    with journal.open(jdir, map_size=SMALL) as j:
         assert sum(1 for _ in j.read_all()) == 2 * per_thread
         j.append("w0", [Event("blob", "after reopen")])
         assert j.highest_seq("w0") == per_thread + 1
 
 
-def test_one_write_larger_than_the_map(jpath):
-    with journal.open(jpath, map_size=SMALL) as j:
+def test_one_write_larger_than_the_map(jdir):
+    with journal.open(jdir, map_size=SMALL) as j:
         big = os.urandom(3 * SMALL)  # needs several doublings in one go
         r = j.append("big", [Event("blob", big), Event("small", 1)])
         assert (r.first_seq, r.last_seq) == (1, 2)
@@ -75,9 +75,9 @@ def test_one_write_larger_than_the_map(jpath):
         assert j.load_snapshot("big").state == {"state": big}
 
 
-def test_growth_mid_batch_keeps_every_write_and_rejection(jpath):
+def test_growth_mid_batch_keeps_every_write_and_rejection(jdir):
     """A full map aborts and retries the whole group commit: results stay one per write."""
-    with journal.open(jpath, map_size=SMALL) as j:
+    with journal.open(jdir, map_size=SMALL) as j:
         blob = "q" * 50_000
         writes = [AtomicWrite(f"s{n % 3}", [Event("blob", blob)] * 2) for n in range(40)]  # 4 MB in one commit
         writes.insert(17, AtomicWrite("s0", [Event("bad", object())]))
