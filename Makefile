@@ -30,7 +30,11 @@ postgres-server:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql-15; }
 
+# The layering, lint and types are part of the test: a violation fails the run like a failing test.
 test: $(STAMP) $(CHROMIUM) postgres-server
+	$(BIN)/lint-imports
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 bench: $(STAMP) postgres-server

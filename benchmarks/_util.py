@@ -14,7 +14,7 @@ import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 
@@ -146,9 +146,14 @@ def report(title: str, rows: list[Row], as_json: bool, notes: list[str] = ()) ->
          f">= {r.target:g}x {'ok' if r.ratio >= r.target else 'MISSED'}")
         for r in rows
     ]
+    print_table(title, header, lines, notes)
+
+
+def print_table(title: str, header: tuple[str, ...], lines: list[tuple[str, ...]], notes: Iterable[str] = ()) -> None:
+    """Print rows as aligned columns under a title, then the notes (one per line)."""
     widths = [max(len(x[i]) for x in [header, *lines]) for i in range(len(header))]
     print(f"\n{title}")
     for line in [header, tuple("-" * w for w in widths), *lines]:
-        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip())
+        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
     for note in notes:
         print(note)

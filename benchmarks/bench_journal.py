@@ -25,9 +25,9 @@ import lmdb
 import msgpack
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _util import Row, Stat, parse_args, report, run_threads, run_threads_counted, tempdir  # noqa: E402
+from _util import Row, Stat, parse_args, report, run_threads, run_threads_counted, tempdir
 
-import journal  # noqa: E402
+import journal
 
 THREADS = 64
 SESSIONS = 100  # raw baselines write round-robin over this many session keys, as in perf-baseline.md

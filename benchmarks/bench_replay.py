@@ -35,12 +35,12 @@ import lmdb
 import msgpack
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _util import Row, Stat, report, tempdir  # noqa: E402
+from _util import Row, Stat, report, tempdir
 
-import journal  # noqa: E402
-from mob_actors import CreateSessionRequest, PersistentSessionService, StartTurnRequest  # noqa: E402
-from mob_actors.replay.verify import verify  # noqa: E402
-from mob_actors.testing import EchoAgent  # noqa: E402
+import journal
+from mob_actors import CreateSessionRequest, PersistentSessionService, StartTurnRequest
+from mob_actors.replay.verify import verify
+from mob_actors.testing import EchoAgent
 
 EVENTS_PER_SESSION = 100
 CHECKPOINTS_AT = (50, 100)  # seqs of the checkpointed events (their snapshots are at 49 and 99)

@@ -33,18 +33,17 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from _util import Stat, fmt, parse_args, run_threads, tempdir  # noqa: E402
+import lmdb
+import msgpack
+import pykka
+from _util import Stat, fmt, parse_args, print_table, run_threads, tempdir
 
-import lmdb  # noqa: E402
-import msgpack  # noqa: E402
-import pykka  # noqa: E402
-
-import journal  # noqa: E402
-from mob_actors.core.events import session_stream  # noqa: E402
-from mob_actors.core.ids import new_id  # noqa: E402
-from mob_actors.core.model import CreateSessionRequest, RunApplyBoundary, StartTurnRequest, TurnOutcome  # noqa: E402
-from mob_actors.core.recovery import recover  # noqa: E402
-from mob_actors.sessions.service import PersistentSessionService  # noqa: E402
+import journal
+from mob_actors.core.events import session_stream
+from mob_actors.core.ids import new_id
+from mob_actors.core.model import CreateSessionRequest, RunApplyBoundary, StartTurnRequest, TurnOutcome
+from mob_actors.core.recovery import recover
+from mob_actors.sessions.service import PersistentSessionService
 
 SESSIONS = 100
 REBUILD_EVENTS = 10_000
@@ -419,12 +418,8 @@ def main() -> None:
         scale = r.get("scale", 1.0)
         lines.append((r["name"], r["baseline"], stat_str(r["raw"], scale, r["unit"]), stat_str(r["ours"], scale, r["unit"]),
                       f"{r['ratio']:.2f}x", "(info)" if r["target"] is None else f">= {r['target']:g}x {'ok' if r['ok'] else 'MISSED'}"))
-    widths = [max(len(x[i]) for x in [header, *lines]) for i in range(len(header))]
-    print("\nmob_actors sessions (ratio > 1: ours better; turns/s ours/naive, times baseline/ours, RSS limit/ours)")
-    for line in [header, tuple("-" * w for w in widths), *lines]:
-        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip())
-    for note in notes:
-        print(note)
+    print_table("mob_actors sessions (ratio > 1: ours better; turns/s ours/naive, times baseline/ours, RSS limit/ours)",
+                header, lines, notes)
 
 
 if __name__ == "__main__":
