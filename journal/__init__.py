@@ -52,6 +52,7 @@ _EXPORTS: dict[str, str] = {
     "Rejected": ".records",
     "STREAM_EXISTS": ".records",
     "Snapshot": ".records",
+    "StoredSize": ".records",
     "StreamInfo": ".records",
     "Subscription": ".subscription",
     "VerifyReport": ".records",
@@ -86,6 +87,7 @@ if TYPE_CHECKING:
     from .records import RecordedEvent as RecordedEvent
     from .records import Rejected as Rejected
     from .records import Snapshot as Snapshot
+    from .records import StoredSize as StoredSize
     from .records import StreamInfo as StreamInfo
     from .records import VerifyReport as VerifyReport
     from .subscription import Subscription as Subscription

@@ -27,6 +27,7 @@ from .records import (
     RecordedEvent,
     Rejected,
     Snapshot,
+    StoredSize,
     StreamInfo,
     VerifyReport,
 )
@@ -431,6 +432,51 @@ class Journal:
             return len(found)
 
         return self._write(apply)
+
+    # -- sizes -------------------------------------------------------------------------------
+
+    def stored_size(self, stream_id: str) -> StoredSize:
+        """The bytes a stream's records take: its events (with their index entries) and its snapshots.
+
+        Keys and values as stored, before LMDB's page overhead (so a directory on disk is somewhat
+        larger than the sum over its streams). Reads the stream's index in short transactions.
+        """
+        raw = codec.stream_bytes(stream_id)
+        self._check_open()
+        prefix = codec.stream_prefix(raw)
+        dbs = self._dbs
+
+        def event_chunk(txn: Txn, start: bytes) -> tuple[int, bytes | None]:
+            """Bytes of up to READ_CHUNK events from index key ``start``, and the key to go on from (None: done)."""
+            total = 0
+            cursor = txn.cursor(db=dbs["index"])
+            if not cursor.set_range(start):
+                return 0, None
+            for n, (key, pos) in enumerate(cursor):
+                if not key.startswith(prefix) or len(key) != len(prefix) + 8:
+                    return total, None
+                if n == READ_CHUNK:
+                    return total, key
+                value = txn.get(pos, db=dbs["events"])
+                total += len(key) + 2 * len(pos) + (len(value) if value is not None else 0)
+            return total, None
+
+        def snapshot_bytes(txn: Txn) -> int:
+            total = 0
+            cursor = txn.cursor(db=dbs["snapshots"])
+            if cursor.set_range(prefix):
+                for key, value in cursor:
+                    if not key.startswith(prefix) or len(key) != len(prefix) + 8:
+                        break
+                    total += len(key) + len(value)
+            return total
+
+        events = 0
+        start: bytes | None = prefix
+        while start is not None:
+            part, start = self._read(functools.partial(event_chunk, start=start))
+            events += part
+        return StoredSize(events, self._read(snapshot_bytes))
 
     def _snapshots(self, raw: bytes, min_seq: int, max_seq: int, max_ts: int | None, newest_only: bool) -> list[tuple[int, bytes]]:
         return self._read(lambda txn: _matching_snapshots(txn, self._dbs, raw, min_seq, max_seq, max_ts, newest_only))

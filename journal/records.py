@@ -85,6 +85,17 @@ class Snapshot(NamedTuple):
     metadata: dict[str, Any]
 
 
+class StoredSize(NamedTuple):
+    """What :meth:`Journal.stored_size` counts for one stream, in bytes."""
+
+    events: int
+    snapshots: int
+
+    @property
+    def total(self) -> int:
+        return self.events + self.snapshots
+
+
 class StreamInfo(NamedTuple):
     """A stream's bounds: events ``deleted_to+1..highest_seq`` are readable."""
 

@@ -54,9 +54,9 @@ class StoredParts:
     a system prompt first (see ``valid_for``).
     """
 
-    __slots__ = ("source", "covered", "first", "last", "refs", "heads", "swept")
+    __slots__ = ("covered", "first", "heads", "last", "refs", "source", "swept")
 
-    def __init__(self, source: list, refs: Sequence[Sequence[int]] = (), *, swept: bool = False) -> None:
+    def __init__(self, source: list[Any], refs: Sequence[Sequence[int]] = (), *, swept: bool = False) -> None:
         self.source = source
         self.refs: list[list[int]] = [[int(s), int(n)] for s, n in refs]
         self.covered = sum(n for _, n in self.refs)
@@ -65,7 +65,7 @@ class StoredParts:
         self.heads: list[tuple[int, int]] = []  # (head seq, its first part seq), oldest first
         self.swept = swept  # this process already removed what a crash may have left behind
 
-    def valid_for(self, msgs: list) -> bool:
+    def valid_for(self, msgs: list[Any]) -> bool:
         n = self.covered
         return msgs is self.source and n <= len(msgs) and (not n or (msgs[0] is self.first and msgs[n - 1] is self.last))
 
@@ -161,7 +161,7 @@ def materialize(j: journal.Journal, stream: str, snapshot_state: Any) -> Any:
     if not isinstance(snapshot_state, dict) or snapshot_state.get("format") != HEAD_FORMAT:
         return snapshot_state
     ps = parts_stream(stream)
-    messages: list = []
+    messages: list[Any] = []
     try:
         for part_seq, count in snapshot_state["message_parts"]:
             part = j.load_snapshot(ps, max_seq=part_seq)
