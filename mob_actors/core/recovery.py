@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import journal
 
+from . import snapshots
 from .errors import StoreError
 from .events import session_stream
 from .state import SessionState, evolve
@@ -46,8 +47,7 @@ def recover(
 
 def _from_snapshot(j: journal.EventJournal, stream: str, to_seq: int | None, on_bad_snapshot: BadSnapshotListener | None) -> SessionState | None:
     try:
-        snap = j.load_snapshot(stream, max_seq=to_seq)
-        return SessionState.from_snapshot(snap.state) if snap else None
+        return snapshots.load_state(j, stream, max_seq=to_seq)
     except (journal.JournalError, StoreError, KeyError, TypeError) as e:
         if on_bad_snapshot is not None:
             on_bad_snapshot(stream, e)

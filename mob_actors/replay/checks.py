@@ -30,6 +30,7 @@ from typing import Any
 import journal
 
 from ..core import events as ev
+from ..core import snapshots
 from ..core.errors import MobError, StoreError
 from ..core.mob import MobState, evolve_mob
 from ..core.state import ReplayMismatch, SessionState, evolve
@@ -120,8 +121,9 @@ def _check_session(
                 from_snapshot = _apply_from_snapshot(from_snapshot, item, newest)
             if seq == 1 and scratch.id != session_id:
                 raise _Diverged("replay", 1, item.position, f"session_created names session {scratch.id}, not {session_id}")
-            if item.type == checkpointed and has_snapshots and item.data.get("snapshot_seq") not in by_seq:
-                # Snapshots may be pruned (journal.delete_snapshots), so this alone is not a defect.
+            if item.type == checkpointed and has_snapshots and item.data.get("snapshot_seq") not in by_seq and not _pruned(item.data, by_seq):
+                # Snapshots older than the oldest one kept were deleted by retention (keep_snapshots)
+                # or journal.delete_snapshots: not a defect. A newer one missing is worth a warning.
                 named = item.data.get("snapshot_seq")
                 report.warnings.append(f"seq {seq}: the checkpointed event names a snapshot at seq {named}, which is not in the journal")
             if seq >= next_snapshot:
@@ -201,8 +203,18 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:79] + "\u2026"
 
 
+def _pruned(data: Any, by_seq: dict[int, Any]) -> bool:
+    """Whether a checkpointed event names a snapshot older than every snapshot still kept."""
+    named = data.get("snapshot_seq")
+    return isinstance(named, int) and bool(by_seq) and named < min(by_seq)
+
+
 def list_snapshots(j: journal.EventJournal, stream_id: str, max_seq: int | None = None) -> list[journal.Snapshot | Damaged]:
-    """Every snapshot of a stream up to ``max_seq``, oldest first (walking down with ``load_snapshot``)."""
+    """Every snapshot of a stream up to ``max_seq``, oldest first (walking down with ``load_snapshot``).
+
+    A snapshot stored as a head plus message parts is handed out whole (its parts read back in,
+    see :mod:`mob_actors.core.snapshots`); one with a missing part is handed out as damaged.
+    """
     out: list[journal.Snapshot | Damaged] = []
     upper = max_seq
     while upper is None or upper >= 1:
@@ -216,7 +228,10 @@ def list_snapshots(j: journal.EventJournal, stream_id: str, max_seq: int | None 
             continue
         if snap is None:
             break
-        out.append(snap)
+        try:
+            out.append(snap._replace(state=snapshots.materialize(j, stream_id, snap.state)))
+        except StoreError as e:
+            out.append(Damaged(stream_id, snap.seq, None, str(e)))
         upper = snap.seq - 1
     out.reverse()
     return out

@@ -53,7 +53,7 @@ from .adapter import RuntimeAdapter
 from .catalogue import Catalogue
 from .ledger_port import SessionsLedgerPort
 from .residency import Residency, check_max_resident
-from .store import JournalStore, MemoryStore, SessionStore, check_checkpoint_every
+from .store import JournalStore, MemoryStore, SessionStore, check_checkpoint_every, check_keep_snapshots
 from .streams import EventStream
 from .turn import run_turn
 
@@ -403,22 +403,28 @@ class PersistentSessionService(SessionService):
     """Sessions in a journal: every turn, discard, checkpoint and archive is durable before it returns.
 
     ``checkpoint_every``: snapshot a session after that many events (None: only on :meth:`checkpoint`).
+    A snapshot is a small head plus the messages added since the previous one, so each message is
+    written to a snapshot once however long the session grows.
+    ``keep_snapshots``: how many of each session's newest snapshots to keep (default 2; None: all).
+    Older ones are deleted after a new one is durable: recovery needs only the newest, and a
+    second one keeps recovery quick if the newest is ever unreadable.
     ``max_resident``: at most that many session actors run; idle ones are passivated (None: no limit).
     A journal given as a path is opened here and closed by :meth:`shutdown`.
     """
 
     def __init__(
         self, journal_or_path: journal.EventJournal | str | os.PathLike[str], agent: Agent, *,
-        checkpoint_every: int | None = 50, max_resident: int | None = 1000,
+        checkpoint_every: int | None = 50, keep_snapshots: int | None = 2, max_resident: int | None = 1000,
     ) -> None:
         check_checkpoint_every(checkpoint_every)  # before the journal is opened: a bad value leaks nothing
+        check_keep_snapshots(keep_snapshots)
         check_max_resident(max_resident)
         if isinstance(journal_or_path, journal.EventJournal):
             self.journal, owns = journal_or_path, False
         else:
             self.journal, owns = journal.open(journal_or_path), True
         register_upcasters(self.journal)
-        super().__init__(agent, JournalStore(self.journal, checkpoint_every=checkpoint_every, owns_journal=owns), max_resident=max_resident)
+        super().__init__(agent, JournalStore(self.journal, checkpoint_every=checkpoint_every, keep_snapshots=keep_snapshots, owns_journal=owns), max_resident=max_resident)
 
 
 if TYPE_CHECKING:

@@ -19,6 +19,7 @@ from typing import Protocol
 import journal
 
 from ..core import events as ev
+from ..core import snapshots
 from ..core.errors import PersistenceDisabled, StoreError
 from ..core.recovery import recover
 from ..core.state import SessionState
@@ -81,14 +82,24 @@ def check_checkpoint_every(checkpoint_every: int | None) -> int | None:
     return checkpoint_every
 
 
+def check_keep_snapshots(keep_snapshots: int | None) -> int | None:
+    """``keep_snapshots`` if it is None or at least 1; else ``ValueError``."""
+    if keep_snapshots is not None and (not isinstance(keep_snapshots, int) or isinstance(keep_snapshots, bool) or keep_snapshots < 1):
+        raise ValueError(f"keep_snapshots must be an int >= 1, or None to keep every snapshot; got {keep_snapshots!r}")
+    return keep_snapshots
+
+
 class JournalStore:
     """Session events in a journal, one stream per session; appends return once fsynced."""
 
     durable = True
 
-    def __init__(self, j: journal.EventJournal, *, checkpoint_every: int | None = 50, owns_journal: bool = False) -> None:
+    def __init__(
+        self, j: journal.EventJournal, *, checkpoint_every: int | None = 50, keep_snapshots: int | None = 2, owns_journal: bool = False,
+    ) -> None:
         self.journal = j
         self.checkpoint_every = check_checkpoint_every(checkpoint_every)
+        self.keep_snapshots = check_keep_snapshots(keep_snapshots)
         self._owns_journal = owns_journal
 
     def append(self, session_id: str, events: Sequence[journal.Event], expected_seq: int) -> None:
@@ -99,9 +110,10 @@ class JournalStore:
             raise StoreError(f"session {session_id}: the journal refused the write, nothing was stored: {e}", session_id=session_id) from e
 
     def save_snapshot(self, state: SessionState) -> None:
-        """Save the journal snapshot of ``state`` at its seq."""
+        """Snapshot ``state`` at its seq (a head plus the messages not in a part yet, see
+        :mod:`mob_actors.core.snapshots`), then delete snapshots beyond the ``keep_snapshots`` newest."""
         try:
-            self.journal.save_snapshot(ev.session_stream(state.id), state.seq, state.to_snapshot())
+            snapshots.save(self.journal, ev.session_stream(state.id), state, self.keep_snapshots)
         except journal.JournalError as e:
             raise StoreError(f"session {state.id}: snapshot at seq {state.seq} failed: {e}", session_id=state.id) from e
 

@@ -66,7 +66,7 @@ def tool_or_echo(ctx: TurnContext) -> TurnOutcome:
 
 
 def build_world(path: str) -> World:
-    svc = PersistentSessionService(path, ScriptedAgent(default=tool_or_echo), checkpoint_every=4)
+    svc = PersistentSessionService(path, ScriptedAgent(default=tool_or_echo), checkpoint_every=4, keep_snapshots=None)
     try:
         chat = svc.create_session(CreateSessionRequest(
             system_prompt="You are terse.", metadata={"team": "qa", "blob": BLOB}, labels={"env": "test"},

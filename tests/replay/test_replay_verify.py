@@ -12,6 +12,7 @@ import lmdb
 import pytest
 
 import journal
+from mob_actors.core.snapshots import materialize, parts_stream
 
 from replay_helpers import World
 
@@ -178,10 +179,10 @@ def copy_session(src: str, dst: str, session_id: str, change=None, snapshots: bo
                 change(e.seq, data)
             out.append(journal.Event(e.type, data, e.metadata, e.tags, e.version))
         b.append(stream, out, expected_seq=journal.NO_STREAM)
-        if snapshots:
+        for snapshot_stream in ((stream, parts_stream(stream)) if snapshots else ()):  # heads and their message parts
             upper = None
-            while (snap := a.load_snapshot(stream, max_seq=upper)) is not None:
-                b.save_snapshot(stream, snap.seq, snap.state)
+            while (snap := a.load_snapshot(snapshot_stream, max_seq=upper)) is not None:
+                b.save_snapshot(snapshot_stream, snap.seq, snap.state)
                 upper = snap.seq - 1
 
 
@@ -225,7 +226,7 @@ def test_tampered_snapshot_is_found(world: World, tmp_path, run) -> None:
     with journal.open(target) as j:
         snap = j.load_snapshot(f"session:{world.chat}", max_seq=13)
         assert snap is not None and snap.seq == 13
-        state = copy.deepcopy(snap.state)
+        state = copy.deepcopy(materialize(j, f"session:{world.chat}", snap.state))  # saved back whole (format 1)
         state["messages"][1]["content"] = "something else"
         j.save_snapshot(f"session:{world.chat}", 13, state)
     r = run("verify", target, "--json")
