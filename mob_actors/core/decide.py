@@ -106,7 +106,7 @@ def turn(
             boundary=RunApplyBoundary(boundary).value,
             messages=messages,
             system_prompt=req.system_prompt,
-            text=text,
+            text=None if messages and messages[-1].get("content") == text else text,  # see events.turn_text
             usage=dict(usage),
             contributing_input_ids=list(input_ids),
             sequence=state.run_sequences.get(run_id, 0) if count_sequence else 0,

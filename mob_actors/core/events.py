@@ -69,7 +69,8 @@ TURN_APPLIED = _t(
     "A finished turn: `messages` are all it added (staged context, the user message, the agent's); "
     "`system_prompt` replaces the system message (deferred first turn only); `digest`/`message_count` "
     "describe the messages after it; the `contributing_input_ids` are consumed by it; `callback` is "
-    "{tool_name, args} when the turn paused on a tool, else None.",
+    "{tool_name, args} when the turn paused on a tool, else None; `text` is the reply text, or None when "
+    "it is the content of the last of `messages` (as usual: a long reply is then stored once; see turn_text).",
 )
 INPUT_ACCEPTED = _t("input_accepted", "input_id content at_ms", "An input entered the runtime adapter's ledger.")
 CONTEXT_APPENDED = _t(
@@ -106,6 +107,15 @@ ALL: dict[str, EventType] = {
 
 # (type, from_version) -> fn(data) -> data of from_version + 1. Empty: every type is at version 1.
 UPCASTERS: dict[tuple[str, int], Callable[[Any], Any]] = {}
+
+
+def turn_text(data: dict[str, Any]) -> Any:
+    """The reply text of a ``turn_applied`` event's data (its ``text``, or the last message's content)."""
+    text = data.get("text")
+    if text is None and data.get("messages"):
+        last = data["messages"][-1]
+        return last.get("content") if isinstance(last, dict) else None
+    return text
 
 
 def register_upcasters(j: journal.EventJournal) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -168,15 +169,47 @@ class RunResult:
     message_count: int
 
 
+class _BytesOnFirstRead:
+    """A frozen dataclass field holding bytes, or a function that renders them when first read.
+
+    Serialising the whole session for every turn cost more the longer the session was, while
+    most callers never look at the bytes; they are rendered once, on first read, from a view of
+    the session taken when the turn committed.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._slot = f"_{name}_value"
+
+    def __get__(self, obj: object, owner: type | None = None) -> bytes:
+        if obj is None:
+            raise AttributeError("no default")  # a required field for the dataclass
+        value: bytes | Callable[[], bytes] = obj.__dict__[self._slot]
+        if isinstance(value, bytes):
+            return value
+        rendered = obj.__dict__[self._slot] = value()  # two readers at once render the same bytes
+        return rendered
+
+    def __set__(self, obj: object, value: bytes | Callable[[], bytes]) -> None:
+        if self._slot in obj.__dict__:
+            raise dataclasses.FrozenInstanceError(f"cannot assign to field {self._slot[1:-6]!r}")
+        obj.__dict__[self._slot] = value
+
+
 @dataclass(frozen=True)
 class CoreApplyOutput:
     """What ``apply_runtime_turn`` returns; ``terminal`` is the RunResult (also ``run_result``) or,
-    for a turn the agent paused on a tool call, a :class:`PendingToolCall`."""
+    for a turn the agent paused on a tool call, a :class:`PendingToolCall`.
+
+    ``session_snapshot`` is ``Session.to_bytes()`` of the session right after the turn; it is
+    computed when first read (the constructor takes the bytes or a function giving them).
+    """
 
     receipt: RunBoundaryReceipt
-    session_snapshot: bytes
-    run_result: RunResult | None
-    terminal: RunResult | PendingToolCall
+    session_snapshot: _BytesOnFirstRead = _BytesOnFirstRead()
+    # mypy takes the descriptor above for a default; dataclasses does not (its __get__ on the
+    # class raises AttributeError), so these stay required positional fields.
+    run_result: RunResult | None  # type: ignore[misc]
+    terminal: RunResult | PendingToolCall  # type: ignore[misc]
 
 
 @dataclass(frozen=True)

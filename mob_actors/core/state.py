@@ -4,7 +4,8 @@
 session holds is exactly what replaying its journal gives. It does no I/O and looks at nothing
 but its arguments. For speed it may reuse the containers of the state it is given: the caller
 owns the state and must use the returned one from then on (live actors and replay both do).
-It checks every digest an event records and raises :class:`ReplayMismatch` if it differs.
+One exception keeps cheap views possible: a messages list is only ever appended to; a change
+to a message already in it puts a new list in place. It checks every digest an event records and raises :class:`ReplayMismatch` if it differs.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-
-import msgpack
 
 from . import events as ev
 from .digest import RunningDigest
@@ -78,30 +77,26 @@ class SessionState:
         )
 
     def session_bytes(self) -> bytes:
-        """``self.to_session().to_bytes()``, packing only the messages added since the last call.
+        """``self.to_session().to_bytes()``: the session as the bytes a turn's receipt carries."""
+        return self.session_bytes_later()()
 
-        Every committed turn answers with the whole session as bytes (``session_snapshot``), and
-        packing every message again made each turn cost more the longer the conversation was.
-        The packed messages are kept and extended instead; they are reused only while the list is
-        the same object, not shorter, and still starts and ends (at the packed count) with the
-        same message objects: evolve only appends, or puts a system message at index 0, which
-        changes the first message and so repacks everything.
+    def session_bytes_later(self) -> Callable[[], bytes]:
+        """A function that gives :meth:`session_bytes` as of now whenever it is called (cheap now).
+
+        Every committed turn offers the whole session as bytes (``session_snapshot``), and
+        serialising it per turn made each turn cost more the longer the conversation was. This
+        keeps the messages list and its length instead of a copy: evolve only appends to a list,
+        and puts a new list in place when it changes a message already in it (a system prompt
+        put first), so the list's first ``count`` messages never change afterwards.
         """
-        msgs = self.messages
-        packed = self.__dict__.get("_packed_messages")  # not a field: reader copies don't share it
-        if packed is None or not packed.valid_for(msgs):
-            packed = self._packed_messages = _PackedMessages(msgs)
-        packed.extend(msgs)
-        packer = msgpack.Packer(use_bin_type=True)
-        fields = Session(self.id, [], self.metadata, self.labels, self.binding, self.created_at_ms, self.updated_at_ms, self.archived).to_dict()
-        parts = [packer.pack_map_header(len(fields))]
-        for key, value in fields.items():  # to_dict's order, so the bytes are exactly to_bytes()'s
-            parts.append(packer.pack(key))
-            if key == "messages":
-                parts += (packer.pack_array_header(len(msgs)), packed.data)
-            else:
-                parts.append(packer.pack(value))
-        return b"".join(parts)
+        msgs, count = self.messages, len(self.messages)
+        fields = (self.id, dict(self.metadata), dict(self.labels), self.binding, self.created_at_ms, self.updated_at_ms, self.archived)
+
+        def render() -> bytes:
+            id_, metadata, labels, binding, created, updated, archived = fields
+            return Session(id_, msgs[:count], metadata, labels, binding, created, updated, archived).to_bytes()
+
+        return render
 
     def pending_inputs(self) -> list[InputState]:
         """The accepted, not yet consumed inputs, in acceptance order."""
@@ -163,31 +158,6 @@ class SessionState:
         return state
 
 
-class _PackedMessages:
-    """The msgpack bytes of a messages list's first ``count`` messages (see ``session_bytes``)."""
-
-    __slots__ = ("count", "data", "first", "last", "source")
-
-    def __init__(self, source: list[dict[str, Any]]) -> None:
-        self.source = source
-        self.count = 0
-        self.first: object = None
-        self.last: object = None
-        self.data = bytearray()
-
-    def valid_for(self, msgs: list[dict[str, Any]]) -> bool:
-        count = self.count
-        return msgs is self.source and count <= len(msgs) and (not count or (msgs[0] is self.first and msgs[count - 1] is self.last))
-
-    def extend(self, msgs: list[dict[str, Any]]) -> None:
-        if len(msgs) > self.count:
-            packer = msgpack.Packer(use_bin_type=True)
-            for m in msgs[self.count:]:
-                self.data += packer.pack(m)
-            self.count = len(msgs)
-            self.first, self.last = msgs[0], msgs[-1]
-
-
 # -- evolve ----------------------------------------------------------------------------------------
 
 Evolver = Callable[[SessionState, dict[str, Any], int], None]
@@ -241,11 +211,13 @@ def _revived(state: SessionState, data: dict[str, Any], seq: int) -> None:
 @_on(ev.TURN_APPLIED)
 def _turn_applied(state: SessionState, data: dict[str, Any], seq: int) -> None:
     if data["system_prompt"] is not None:
+        # A new list, never a change to the old one: what was handed out of the old list (see
+        # session_bytes_later, and the snapshot parts) keeps meaning what it meant.
         system = {"role": "system", "content": data["system_prompt"]}
         if state.messages and state.messages[0].get("role") == "system":
-            state.messages[0] = system
+            state.messages = [system, *state.messages[1:]]
         else:
-            state.messages.insert(0, system)
+            state.messages = [system, *state.messages]
         state.digest = RunningDigest(state.messages)
     state.messages.extend(data["messages"])
     state.digest.extend(data["messages"])

@@ -65,7 +65,7 @@ def _turn_card(item: journal.RecordedEvent, number: int) -> str:
     if callback:
         parts.append(f'<div class="reply paused"><span class="label">paused on tool</span><pre>{_esc(callback)}</pre></div>')
     else:
-        reply = d.get("text") or next((m.get("content") for m in reversed(others) if isinstance(m, dict)), "")
+        reply = ev.turn_text(d) or next((m.get("content") for m in reversed(others) if isinstance(m, dict)), "")
         parts.append(f'<div class="reply"><span class="label">reply</span><pre>{_esc(reply)}</pre></div>')
     if tools:
         parts.append(_details(f"{len(tools)} tool call{'s' if len(tools) != 1 else ''}", "".join(map(_message, tools)), "tools"))

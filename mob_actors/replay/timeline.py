@@ -111,7 +111,7 @@ def _turn(d: dict[str, Any]) -> str:
         cb = d["callback"]
         reply = f"paused on tool {cb.get('tool_name')} {one_line(cb.get('args') or {}, 40)}"
     else:
-        reply = quoted(d.get("text", ""), 60)
+        reply = quoted(ev.turn_text(d) or "", 60)
     line = f"{quoted(prompt, 60)} \u2192 {reply}"
     extra = []
     tools = sum(1 for m in messages if is_tool_message(m))

@@ -90,10 +90,11 @@ class Record:
 
 @dataclass(frozen=True)
 class TurnCommitted:
-    """The answer to :class:`CommitTurn`: the receipt and the session's bytes after the turn."""
+    """The answer to :class:`CommitTurn`: the receipt, and a function giving the session's bytes
+    after the turn (rendered only if someone reads ``CoreApplyOutput.session_snapshot``)."""
 
     receipt: RunBoundaryReceipt
-    snapshot: bytes
+    snapshot: Callable[[], bytes]
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,7 @@ class SessionActor(pykka.ThreadingActor):
         every = self.store.checkpoint_every
         if every is not None and self.state.seq - self.state.checkpoint_seq >= every:
             self.actor_ref.tell(Checkpoint())  # after the reply: the caller does not wait for it
-        return TurnCommitted(receipt, self.state.session_bytes())  # = to_session().to_bytes()
+        return TurnCommitted(receipt, self.state.session_bytes_later())
 
     def _checkpoint(self, force: bool) -> bool:
         """Snapshot + ``checkpointed`` event under the gate. Failures are logged, never fatal."""

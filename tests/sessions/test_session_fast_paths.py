@@ -2,8 +2,10 @@
 
 * ``RunningDigest`` hashes a batch of messages with one encoder call: same digest as
   ``conversation_digest`` of the whole list, whatever the batches.
-* ``SessionState.session_bytes`` packs only new messages: same bytes as ``to_session().to_bytes()``,
-  also after the system message is replaced or inserted, and in reader copies.
+* ``SessionState.session_bytes`` gives the same bytes as ``to_session().to_bytes()``, also after
+  the system message is replaced or inserted, and in reader copies; ``session_bytes_later``
+  (what a receipt renders on first read) gives the bytes of when it was taken.
+* a ``turn_applied`` whose reply text is its last message's content stores the text once.
 * ``new_id`` formats the UUID itself: same text as ``str(uuid.UUID(...))``, version 7, ordered.
 * ``EventHub.publish_quiet`` moves the seq like ``publish`` and delivers to subscribers.
 """
@@ -100,3 +102,50 @@ def test_publish_quiet_keeps_the_seq_and_delivers() -> None:
     assert (first.seq, first.type, first.data) == (2, "run_completed", {"n": 2})
     assert (second.seq, second.type) == (3, "text_delta")
     hub.close()
+
+
+def test_session_bytes_rendered_later_are_those_of_when_they_were_taken() -> None:
+    """What a turn's receipt carries is rendered on first read, and is the session as it was then."""
+    rng = random.Random(11)
+    for _ in range(10):
+        state = None
+        for event in decide.create(new_id(), CreateSessionRequest(metadata={"m": 1}), 1):
+            state = evolve(state, event)
+        taken = []
+        for i in range(rng.randint(1, 30)):
+            if rng.random() < 0.2:
+                events, _ = decide.append_context(state, f"context {i}", None, None, False, 2)
+            else:
+                system = "sys" if state.deferred and rng.random() < 0.5 else None  # rewrites message 0
+                outcome = TurnOutcome([{"role": "assistant", "content": "r" * rng.randint(0, 50)}], "t")
+                events = decide.turn(
+                    state, run_id=new_id(), req=StartTurnRequest(f"turn {i}", system_prompt=system),
+                    boundary=RunApplyBoundary.IMMEDIATE, input_ids=[], outcome=outcome, count_sequence=True, now=i,
+                )
+            for event in events:
+                state = evolve(state, event)
+            taken.append((state.session_bytes_later(), state.to_session().to_bytes()))
+        for later, then in taken:
+            assert later() == then
+
+
+@pytest.mark.parametrize(
+    ("messages", "text", "stored"),
+    [
+        ([{"role": "assistant", "content": "the reply"}], "the reply", None),  # the usual case: stored once
+        ([{"role": "assistant", "content": "the reply"}], "a summary", "a summary"),
+        ([], "turn", "turn"),  # the last message is the user's ("turn 0"), not the text
+    ],
+)
+def test_a_reply_equal_to_the_last_message_is_stored_once(messages: list, text: str, stored: str | None) -> None:
+    from mob_actors.core.events import turn_text
+
+    state = None
+    for event in decide.create(new_id(), CreateSessionRequest(), 1):
+        state = evolve(state, event)
+    [event] = decide.turn(
+        state, run_id=new_id(), req=StartTurnRequest("turn 0"), boundary=RunApplyBoundary.IMMEDIATE, input_ids=[],
+        outcome=TurnOutcome(messages, text), count_sequence=True, now=1,
+    )
+    assert event.data["text"] == stored
+    assert turn_text(event.data) == text
