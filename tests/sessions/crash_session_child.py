@@ -1,6 +1,6 @@
 """Child process for test_crash.py: runs turns on one persistent session until it is killed.
 
-argv: journal_dir session_id|"-"
+argv: journal_dir session_id|"-" [checkpoint_every keep_snapshots|"all"] (default 5 and 2)
 Prints "session <id> <turns so far>" once, then "ack <n> <message_count> <text>" after each
 start_turn returns (i.e. only for turns the service acknowledged as durable).
 """
@@ -15,7 +15,8 @@ from mob_actors.testing import EchoAgent
 
 def main() -> None:
     path, session_id = sys.argv[1], sys.argv[2]
-    svc = m.PersistentSessionService(path, EchoAgent(), checkpoint_every=5)
+    every, keep = (sys.argv[3], sys.argv[4]) if len(sys.argv) > 4 else ("5", "2")
+    svc = m.PersistentSessionService(path, EchoAgent(), checkpoint_every=int(every), keep_snapshots=None if keep == "all" else int(keep))
     if session_id == "-":
         s = svc.create_session(m.CreateSessionRequest(system_prompt="crash test"))
     else:

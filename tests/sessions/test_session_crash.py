@@ -18,9 +18,11 @@ from support import Lines, spawn
 CHILD = Path(__file__).with_name("crash_session_child.py")
 
 
-def run_until_killed(jdir: str, session_id: str, min_acks: int, rng: random.Random) -> tuple[str, int, list[tuple[int, int, str]]]:
+def run_until_killed(
+    jdir: str, session_id: str, min_acks: int, rng: random.Random, *child_args: str,
+) -> tuple[str, int, list[tuple[int, int, str]]]:
     """Start the child, let it acknowledge at least ``min_acks`` turns, SIGKILL it mid-stream."""
-    proc = spawn(CHILD, jdir, session_id)
+    proc = spawn(CHILD, jdir, session_id, *child_args)
     lines = Lines(proc)
     try:
         _, sid, start = lines.line(30).split()
