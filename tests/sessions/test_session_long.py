@@ -17,6 +17,7 @@ import random
 from pathlib import Path
 
 import pytest
+from test_session_crash import check_durable, run_until_killed
 
 import journal
 import mob_actors as m
@@ -26,7 +27,6 @@ from mob_actors.replay.verify import verify
 from mob_actors.testing import EchoAgent
 
 from sessions_helpers import stream_of
-from test_session_crash import check_durable, run_until_killed
 
 
 def snapshot_seqs(j: journal.Journal, stream: str) -> list[int]:
