@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
-from .records import AppendResult, AtomicWrite, Event, ExpectedSeq, RecordedEvent, Rejected, Snapshot, StreamInfo, VerifyReport
+from .records import AppendResult, AtomicWrite, Event, ExpectedSeq, RecordedEvent, Rejected, Snapshot, StoredSize, StreamInfo, VerifyReport
 
 Upcaster = Callable[[Any], Any]
 
@@ -144,6 +144,11 @@ class EventJournal(Protocol):
 
     def delete_snapshots(self, stream_id: str, *, max_seq: int, max_timestamp_ms: int | None = None, min_seq: int = 0) -> int:
         """Delete the snapshots in ``min_seq..max_seq`` not newer than ``max_timestamp_ms``; return how many."""
+        ...
+
+    def stored_size(self, stream_id: str) -> StoredSize:
+        """The bytes a stream's records take (its events and its snapshots), before the backend's
+        own overhead (pages, tuple headers, indexes beyond the stream's keys)."""
         ...
 
     # -- checking, ownership, lifecycle --------------------------------------------------------

@@ -20,7 +20,19 @@ from .. import codec
 from ..common import Prepared, Upcaster, as_set, matches, prepare, upcast
 from ..errors import CorruptRecord, EventRejected, JournalClosed, ReadOnlyJournal
 from ..protocol import LockOwner
-from ..records import ANY, AppendResult, AtomicWrite, Event, ExpectedSeq, RecordedEvent, Rejected, Snapshot, StreamInfo, VerifyReport
+from ..records import (
+    ANY,
+    AppendResult,
+    AtomicWrite,
+    Event,
+    ExpectedSeq,
+    RecordedEvent,
+    Rejected,
+    Snapshot,
+    StoredSize,
+    StreamInfo,
+    VerifyReport,
+)
 from ..subscription import Subscription
 from . import locks
 from .connect import ReadPool, connect, redact
@@ -374,6 +386,17 @@ class PgJournal:
             return txn.cur.rowcount
 
         return int(self._submit(SqlOp(apply)))
+
+    def stored_size(self, stream_id: str) -> StoredSize:
+        """The bytes of a stream's event records and snapshot values, with their keys."""
+        codec.stream_bytes(stream_id)
+        n = self.names
+        rows = self._read(
+            f"SELECT (SELECT coalesce(sum(octet_length(record) + octet_length(stream_id) + 16), 0) FROM {n.events} WHERE stream_id = %b), "
+            f"(SELECT coalesce(sum(octet_length(value) + octet_length(stream_id) + 16), 0) FROM {n.snapshots} WHERE stream_id = %b)",
+            (stream_id, stream_id),
+        )
+        return StoredSize(int(rows[0][0]), int(rows[0][1]))
 
     # -- checking and ownership ----------------------------------------------------------------
 

@@ -70,7 +70,7 @@ class StoredParts:
         return msgs is self.source and n <= len(msgs) and (not n or (msgs[0] is self.first and msgs[n - 1] is self.last))
 
 
-def save(j: journal.Journal, stream: str, state: SessionState, keep: int | None) -> None:
+def save(j: journal.EventJournal, stream: str, state: SessionState, keep: int | None) -> None:
     """Write a snapshot of ``state`` at ``state.seq`` (new part, then head), then apply retention.
 
     ``keep``: how many of the newest snapshots to keep (None: all). Raises
@@ -114,7 +114,7 @@ def save(j: journal.Journal, stream: str, state: SessionState, keep: int | None)
         _retain(j, stream, done, keep)
 
 
-def _retain(j: journal.Journal, stream: str, stored: StoredParts, keep: int) -> None:
+def _retain(j: journal.EventJournal, stream: str, stored: StoredParts, keep: int) -> None:
     """Delete heads older than the ``keep`` newest, then the parts no kept head refers to."""
     kept = stored.heads[-keep:]
     j.delete_snapshots(stream, max_seq=kept[0][0] - 1)
@@ -126,7 +126,7 @@ def _retain(j: journal.Journal, stream: str, stored: StoredParts, keep: int) -> 
         j.delete_snapshots(parts_stream(stream), max_seq=first_part - 1)
 
 
-def _newest_heads(j: journal.Journal, stream: str, count: int) -> list[tuple[int, int]]:
+def _newest_heads(j: journal.EventJournal, stream: str, count: int) -> list[tuple[int, int]]:
     """The ``count`` newest snapshots of ``stream`` as (seq, first part seq, its own seq if unreadable)."""
     out: list[tuple[int, int]] = []
     upper: int | None = None
@@ -153,7 +153,7 @@ def _first_part(snap: journal.Snapshot) -> int:
     return snap.seq  # a full snapshot needs no part
 
 
-def materialize(j: journal.Journal, stream: str, snapshot_state: Any) -> Any:
+def materialize(j: journal.EventJournal, stream: str, snapshot_state: Any) -> Any:
     """The format-1 state dict of a stored snapshot (a head's parts read back in); others as stored.
 
     Raises :class:`StoreError` when a part a head refers to is missing or damaged.
@@ -178,7 +178,7 @@ def materialize(j: journal.Journal, stream: str, snapshot_state: Any) -> Any:
     return out
 
 
-def load_state(j: journal.Journal, stream: str, max_seq: int | None = None) -> SessionState | None:
+def load_state(j: journal.EventJournal, stream: str, max_seq: int | None = None) -> SessionState | None:
     """The session state of the newest snapshot at or before ``max_seq`` (None if there is none).
 
     Raises ``journal.JournalError``, :class:`StoreError` or ``KeyError``/``TypeError`` when the
