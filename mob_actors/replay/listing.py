@@ -17,6 +17,7 @@ from typing import Any
 import journal
 
 from ..core import events as ev
+from ..core import snapshots
 from ..core.errors import MobError
 from ..core.mob import MobState, evolve_mob
 from .source import Damaged, read_everything
@@ -43,6 +44,8 @@ class Entry:
     member_id: str | None = None
     profile: str | None = None
     members: int | None = None  # mobs: roster size
+    event_bytes: int = 0  # what its records take in the journal (journal.stored_size)
+    snapshot_bytes: int = 0  # sessions: snapshot heads and their message parts
     mob: MobState | None = field(default=None, repr=False)
 
     @property
@@ -60,6 +63,8 @@ class Entry:
             "profile": self.profile,
             "members": self.members,
             "events": self.events,
+            "event_bytes": self.event_bytes,
+            "snapshot_bytes": self.snapshot_bytes,
             "last_activity_ms": self.last_activity_ms,
             "last_activity": iso_time(self.last_activity_ms) if self.last_activity_ms else None,
             "status": self.status,
@@ -78,6 +83,10 @@ def list_journal(
     for kind, prefix in (("session", ev.SESSION_STREAM_PREFIX), ("mob", ev.MOB_STREAM_PREFIX)):
         for info in j.streams(prefix):
             entry = Entry(info.stream_id[len(prefix):], kind, events=info.highest_seq - info.deleted_to)
+            size = j.stored_size(info.stream_id)
+            entry.event_bytes, entry.snapshot_bytes = size.events, size.snapshots
+            if kind == "session":  # its snapshots' message parts live in a snapshot-only stream
+                entry.snapshot_bytes += j.stored_size(snapshots.parts_stream(info.stream_id)).snapshots
             if kind == "mob":
                 entry.mob = MobState(entry.id)
             entries[info.stream_id] = entry

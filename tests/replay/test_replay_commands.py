@@ -43,6 +43,23 @@ def test_ls_lists_sessions_and_mobs_with_their_status(world: World, run) -> None
     assert plain.err == ""  # and no progress bar
 
 
+def test_ls_shows_each_sessions_size_on_disk(world: World, run) -> None:
+    """Events and snapshots (heads and their message parts), as journal.stored_size counts them."""
+    from mob_actors.core.snapshots import parts_stream
+
+    rows = {e["id"]: e for e in run("ls", world.path, "--json").json()["entries"]}
+    with journal.open(world.path, readonly=True) as j:
+        for sid in (world.chat, world.deferred):
+            stream = f"session:{sid}"
+            size = j.stored_size(stream)
+            assert rows[sid]["event_bytes"] == size.events > 0
+            assert rows[sid]["snapshot_bytes"] == size.snapshots + j.stored_size(parts_stream(stream)).snapshots
+        assert rows[world.chat]["snapshot_bytes"] > 0  # checkpoint_every=4: it has snapshots
+    plain = run("ls", world.path)
+    assert "SIZE (EVENTS + SNAPSHOTS)" in plain.out.replace("\n", " ") or "SIZE" in plain.out
+    assert " kB + " in plain.out
+
+
 def test_usage_errors_exit_2_with_one_line(tmp_path, run) -> None:
     one_line_error(run("ls", tmp_path / "nowhere"), 2)
     one_line_error(run("ls"), 2)

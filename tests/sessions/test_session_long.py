@@ -103,6 +103,7 @@ def test_a_long_session_stores_each_message_once_and_verifies_clean(persistent, 
     assert per_byte[2000] <= per_byte[500] * 1.05, per_byte
     report = verify(str(jpath), s.id)
     assert report.ok, report
+    assert [stream.snapshots for stream in report.streams] == [2]  # the kept ones were checked
     assert not [w for stream in report.streams for w in stream.warnings]
 
 

@@ -24,14 +24,15 @@ def run(args: argparse.Namespace, out: Output) -> int:
         out.emit({"journal": args.path, "head": head, "entries": [e.to_json() for e in entries],
                   "damaged": [d.to_json() for d in damaged]})
     else:
-        rows = table("ID", "KIND", "MOB", "MEMBER", "EVENTS", "LAST ACTIVITY (UTC)", "STATUS")
+        rows = table("ID", "KIND", "MOB", "MEMBER", "EVENTS", "SIZE (EVENTS + SNAPSHOTS)", "LAST ACTIVITY (UTC)", "STATUS")
         for e in entries:
             status = escape(e.status)
             colour = _COLOURS.get(e.status)
             member = e.member_id if e.kind == "session" else (f"{e.members} members" if e.members is not None else "")
             rows.add_row(
                 escape(e.id), e.kind, escape(e.mob_id or (e.id if e.kind == "mob" else "")), escape(member or ""),
-                str(e.events), short_time(e.last_activity_ms) if e.last_activity_ms else "-",
+                str(e.events), f"{size_text(e.event_bytes)} + {size_text(e.snapshot_bytes)}",
+                short_time(e.last_activity_ms) if e.last_activity_ms else "-",
                 f"[{colour}]{status}[/]" if colour else status,
             )
         sessions = sum(1 for e in entries if e.kind == "session")
@@ -46,8 +47,16 @@ def run(args: argparse.Namespace, out: Output) -> int:
     return OK
 
 
+def size_text(n: int) -> str:
+    """Bytes as a short figure: 512 B, 3.4 kB, 12.0 MB, 1.2 GB."""
+    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
+
+
 def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", metavar="PATH", help="journal directory")
 
 
-COMMAND = Command("ls", "list every session and mob: id, kind, mob and member, events, last activity, status", _arguments, run)
+COMMAND = Command("ls", "list every session and mob: id, kind, mob and member, events, size on disk, last activity, status", _arguments, run)
