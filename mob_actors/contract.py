@@ -53,6 +53,21 @@ class MobSessionPort(Protocol):
         """Run one turn through the agent; durable when it returns."""
         ...
 
+    def apply_runtime_turn(
+        self,
+        session_id: str,
+        run_id: str,
+        req: StartTurnRequest,
+        boundary: RunApplyBoundary | str,
+        contributing_input_ids: list[str],
+        *,
+        once: bool = False,
+    ) -> CoreApplyOutput:
+        """Run one turn under ``run_id``, consuming those inputs; returns the receipt.
+
+        ``once=True``: ``run_id`` is a request id, applied at most once (a repeat gets the stored output)."""
+        ...
+
     def interrupt(self, session_id: str) -> None:
         """Ask the running turn of a session to stop; raises ``SessionNotRunning`` if none runs."""
         ...
@@ -112,17 +127,6 @@ class MobSessionService(MobSessionPort, Protocol):
 
     def runtime_adapter(self) -> RuntimeAdapter:
         """The runtime adapter: an input ledger whose consumption is atomic with a turn."""
-        ...
-
-    def apply_runtime_turn(
-        self,
-        session_id: str,
-        run_id: str,
-        req: StartTurnRequest,
-        boundary: RunApplyBoundary | str,
-        contributing_input_ids: list[str],
-    ) -> CoreApplyOutput:
-        """Run one turn under ``run_id``, consuming those inputs; returns the receipt."""
         ...
 
     def read_history(self, session_id: str, offset: int = 0, limit: int | None = None) -> HistoryPage:

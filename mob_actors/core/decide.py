@@ -7,6 +7,7 @@ return and then applies it with :func:`mob_actors.state.evolve`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import journal
@@ -14,7 +15,16 @@ import journal
 from . import events as ev
 from .digest import RunningDigest
 from .errors import AgentError, Conflict, InvalidRequest, Unsupported
-from .model import CreateSessionRequest, PendingToolCall, RunApplyBoundary, StartTurnRequest, TurnOutcome
+from .model import (
+    CoreApplyOutput,
+    CreateSessionRequest,
+    PendingToolCall,
+    RunApplyBoundary,
+    RunBoundaryReceipt,
+    RunResult,
+    StartTurnRequest,
+    TurnOutcome,
+)
 from .state import SessionState
 
 
@@ -116,6 +126,42 @@ def turn(
             at_ms=now,
         )
     ]
+
+
+def committed_seq(state: SessionState, run_id: str) -> int | None:
+    """The seq of the turn ``run_id`` committed on this session, or None if it never committed.
+
+    A turn applied *once* per request id (``apply_runtime_turn(..., once=True)``) asks this first:
+    a committed one is answered from the journal, the agent does not run again.
+    """
+    return state.run_last_seq.get(run_id)
+
+
+def receipt_of(data: Mapping[str, Any]) -> RunBoundaryReceipt:
+    """The receipt that a ``turn_applied`` event's data stands for."""
+    return RunBoundaryReceipt(
+        run_id=data["run_id"],
+        boundary=RunApplyBoundary(data["boundary"]),
+        contributing_input_ids=tuple(data["contributing_input_ids"]),
+        conversation_digest=data["digest"],
+        message_count=data["message_count"],
+        sequence=data["sequence"],
+    )
+
+
+def stored_output(data: Mapping[str, Any], session_snapshot: bytes) -> CoreApplyOutput:
+    """What a committed turn answered, rebuilt from its ``turn_applied`` data (for a repeated
+    request); ``session_snapshot`` is the session as that turn left it."""
+    receipt = receipt_of(data)
+    callback = data["callback"]
+    if callback is None:
+        result = RunResult(data["text"], dict(data["usage"] or {}), data["message_count"])
+        return CoreApplyOutput(receipt, session_snapshot, result, result)
+    # The agent's own messages follow the staged context (system) and the user message.
+    added = list(data["messages"])
+    users = [i for i, m in enumerate(added) if m.get("role") == "user"]
+    agent_messages = added[users[0] + 1:] if users else added
+    return CoreApplyOutput(receipt, session_snapshot, None, PendingToolCall(callback["tool_name"], callback["args"], tuple(agent_messages)))
 
 
 def append_context(

@@ -21,7 +21,9 @@ from .errors import ReplayMismatch as ReplayMismatch  # ReplayMismatch: its old 
 from .errors import StoreError
 from .model import InputState, MobBinding, Session
 
-SNAPSHOT_FORMAT = 1
+# 2: run_last_seq. A format-1 snapshot is refused, so recovery replays that session from its
+# events (and rebuilds run_last_seq) instead of forgetting which runs were committed.
+SNAPSHOT_FORMAT = 2
 
 
 class EventLike(Protocol):
@@ -55,6 +57,9 @@ class SessionState:
     deferred: bool = True  # no turn applied yet
     usage: dict[str, Any] = field(default_factory=dict)  # totals over all turns
     run_sequences: dict[str, int] = field(default_factory=dict)  # run_id -> applies so far
+    # run_id -> seq of its last turn_applied: where a repeated request finds its stored result.
+    # One int per run (like run_sequences); the result itself stays in the journal, not in memory.
+    run_last_seq: dict[str, int] = field(default_factory=dict)
     inputs: dict[str, dict[str, Any]] = field(default_factory=dict)  # input_id -> {content, state, run_id, sequence}
     context_keys: dict[str, list[Any]] = field(default_factory=dict)  # idempotency_key -> [text, source]
     staged_context: list[dict[str, Any]] = field(default_factory=list)
@@ -116,6 +121,7 @@ class SessionState:
             labels=dict(self.labels),
             usage=dict(self.usage),
             run_sequences=dict(self.run_sequences),
+            run_last_seq=dict(self.run_last_seq),
             inputs=dict(self.inputs),
             context_keys=dict(self.context_keys),
             staged_context=list(self.staged_context),
@@ -140,6 +146,7 @@ class SessionState:
             "deferred": self.deferred,
             "usage": self.usage,
             "run_sequences": self.run_sequences,
+            "run_last_seq": self.run_last_seq,
             "inputs": self.inputs,
             "context_keys": self.context_keys,
             "staged_context": self.staged_context,
@@ -231,6 +238,7 @@ def _turn_applied(state: SessionState, data: dict[str, Any], seq: int) -> None:
     _check(state, seq, data["digest"], data["message_count"])
     run_id, sequence = data["run_id"], data["sequence"]
     state.run_sequences[run_id] = max(state.run_sequences.get(run_id, 0), sequence + 1)
+    state.run_last_seq[run_id] = seq
     for input_id in data["contributing_input_ids"]:
         rec = state.inputs.get(input_id)
         if rec is not None:  # a new dict, not an update: published views share the old one

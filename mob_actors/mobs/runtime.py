@@ -14,8 +14,8 @@ from ..core import events as ev
 from ..core import mob_decide as rules
 from ..core.errors import MobError
 from ..core.mob import Member, MobDefinition, MobState, MobStatus, fold_mob
-from ..core.model import Agent, RunResult, StartTurnRequest
-from ..sessions.service import PersistentSessionService
+from ..core.model import Agent, RunApplyBoundary, RunResult, StartTurnRequest
+from ..sessions.service import PersistentSessionService, result_of
 from .link import ASK_TIMEOUT_S as ASK_TIMEOUT_S
 from .link import SupervisorLink
 from .supervisor import MobSupervisor, check_persistent
@@ -42,6 +42,10 @@ class MobHandle:
     def status(self) -> MobStatus:
         """The mob's status."""
         return self._sup.ask(MobSupervisor.status)
+
+    def state(self) -> MobState:
+        """The mob's folded state: definition, status, roster, epoch."""
+        return self._sup.ask(MobSupervisor.mob_state)
 
     def definition(self) -> MobDefinition:
         """The mob's definition (its latest ``mob_created``)."""
@@ -79,11 +83,20 @@ class MobHandle:
         """Remove the wire between two members."""
         self._sup.ask(MobSupervisor.unwire, a, b)
 
-    def turn(self, member_id: str, prompt: str) -> RunResult:
-        """Run a turn of a member's session (durable when it returns)."""
+    def turn(self, member_id: str, prompt: str, *, request_id: str | None = None) -> RunResult:
+        """Run a turn of a member's session (durable when it returns).
+
+        With a ``request_id`` (it becomes the turn's run id) the turn is applied at most once: a
+        repeat after a timeout or a host's failover returns the committed turn's result and does
+        not run the agent again."""
         session_id, admissions = self._sup.ask(MobSupervisor.admit_turn, member_id)
         try:
-            return self._runtime.service.start_turn(session_id, StartTurnRequest(prompt))
+            if request_id is None:
+                return self._runtime.service.start_turn(session_id, StartTurnRequest(prompt))
+            out = self._runtime.service.apply_runtime_turn(
+                session_id, request_id, StartTurnRequest(prompt), RunApplyBoundary.IMMEDIATE, [], once=True
+            )
+            return result_of(out, session_id)
         finally:
             admissions.done()
 

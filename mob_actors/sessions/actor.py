@@ -179,15 +179,7 @@ class SessionActor(pykka.ThreadingActor):
             outcome=m.outcome, count_sequence=self.store.durable, now=now_ms(), staged_count=m.staged_count,
         )
         self._persist(events)
-        data = events[0].data
-        receipt = RunBoundaryReceipt(
-            run_id=m.run_id,
-            boundary=RunApplyBoundary(m.boundary),
-            contributing_input_ids=tuple(m.input_ids),
-            conversation_digest=data["digest"],
-            message_count=data["message_count"],
-            sequence=data["sequence"],
-        )
+        receipt = decide.receipt_of(events[0].data)
         every = self.store.checkpoint_every
         if every is not None and self.state.seq - self.state.checkpoint_seq >= every:
             self.actor_ref.tell(Checkpoint())  # after the reply: the caller does not wait for it

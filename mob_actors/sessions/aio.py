@@ -53,10 +53,11 @@ class AsyncSessionService:
         return await asyncio.to_thread(self.service.start_turn, session_id, req)
 
     async def apply_runtime_turn(
-        self, session_id: str, run_id: str, req: StartTurnRequest, boundary: RunApplyBoundary | str, contributing_input_ids: list[str]
+        self, session_id: str, run_id: str, req: StartTurnRequest, boundary: RunApplyBoundary | str, contributing_input_ids: list[str],
+        *, once: bool = False,
     ) -> CoreApplyOutput:
-        """Run one turn under ``run_id``, consuming those inputs; returns the receipt."""
-        return await asyncio.to_thread(self.service.apply_runtime_turn, session_id, run_id, req, boundary, contributing_input_ids)
+        """Run one turn under ``run_id``, consuming those inputs; returns the receipt (``once``: at most once per run id)."""
+        return await asyncio.to_thread(self.service.apply_runtime_turn, session_id, run_id, req, boundary, contributing_input_ids, once=once)
 
     async def interrupt(self, session_id: str) -> None:
         """Ask the running turn to stop."""

@@ -27,6 +27,7 @@ from ..core import decide
 from ..core.errors import (
     AgentError,
     CallbackPending,
+    Conflict,
     InvalidRequest,
     SessionError,
     SessionNotFound,
@@ -58,6 +59,14 @@ from .streams import EventStream
 from .turn import run_turn
 
 log = logging.getLogger(__name__)
+
+
+def result_of(out: CoreApplyOutput, session_id: str) -> RunResult:
+    """The ``RunResult`` of an applied turn; a turn paused on a tool raises ``CallbackPending``."""
+    if isinstance(out.terminal, PendingToolCall):
+        raise CallbackPending.of(out.terminal, session_id=session_id)
+    assert out.run_result is not None
+    return out.run_result
 
 
 class SessionService:
@@ -145,16 +154,20 @@ class SessionService:
 
     def start_turn(self, session_id: str, req: StartTurnRequest) -> RunResult:
         """Run one turn and return its result once it is durable; a paused turn raises ``CallbackPending``."""
-        out = self.apply_runtime_turn(session_id, new_id(), req, RunApplyBoundary.IMMEDIATE, [])
-        if isinstance(out.terminal, PendingToolCall):
-            raise CallbackPending.of(out.terminal, session_id=session_id)
-        assert out.run_result is not None
-        return out.run_result
+        return result_of(self.apply_runtime_turn(session_id, new_id(), req, RunApplyBoundary.IMMEDIATE, []), session_id)
 
     def apply_runtime_turn(
-        self, session_id: str, run_id: str, req: StartTurnRequest, boundary: RunApplyBoundary | str, contributing_input_ids: list[str]
+        self, session_id: str, run_id: str, req: StartTurnRequest, boundary: RunApplyBoundary | str, contributing_input_ids: list[str],
+        *, once: bool = False,
     ) -> CoreApplyOutput:
-        """Run one turn and commit it with a receipt; a second turn meanwhile gets ``SessionBusy``."""
+        """Run one turn and commit it with a receipt; a second turn meanwhile gets ``SessionBusy``.
+
+        ``once=True`` makes ``run_id`` a request id applied at most once: if a turn with it is
+        already committed on this session, its stored output comes back and the agent does not run
+        (a client retrying after a timeout or a failover cannot apply a turn twice). The
+        persistent service rebuilds that output from the journal; the ephemeral one keeps no past
+        results and raises ``Conflict`` instead.
+        """
         self._check_open()
         try:
             boundary = RunApplyBoundary(boundary)
@@ -162,7 +175,21 @@ class SessionService:
             raise InvalidRequest(
                 f"boundary must be one of {[b.value for b in RunApplyBoundary]}, got {boundary!r}", session_id=session_id
             ) from None
-        return run_turn(self._agent, self._residency, self._residency.require(session_id), run_id, req, boundary, contributing_input_ids)
+        repeat = (lambda seq: self._stored_output(session_id, run_id, seq)) if once else None
+        return run_turn(
+            self._agent, self._residency, self._residency.require(session_id), run_id, req, boundary, contributing_input_ids, repeat=repeat
+        )
+
+    def _stored_output(self, session_id: str, run_id: str, seq: int) -> CoreApplyOutput:
+        found = self._store.committed_turn(session_id, seq)
+        if found is None:
+            raise Conflict(
+                f"session {session_id}: request {run_id!r} was already applied (event {seq}) and this service keeps "
+                "no results of past turns; use a new run id for a new turn",
+                session_id=session_id,
+            )
+        data, after = found
+        return decide.stored_output(data, after.session_bytes())
 
     def interrupt(self, session_id: str) -> None:
         """Cancel the running turn (its agent sees ``ctx.cancelled``); ``SessionNotRunning`` if idle."""

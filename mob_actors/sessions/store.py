@@ -14,7 +14,7 @@ from __future__ import annotations
 import collections
 import logging
 from collections.abc import Iterator, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import journal
 
@@ -60,6 +60,10 @@ class SessionStore(Protocol):
 
     def retire(self, state: SessionState) -> None:
         """Told of a session's final state once it is archived."""
+        ...
+
+    def committed_turn(self, session_id: str, seq: int) -> tuple[dict[str, Any], SessionState] | None:
+        """The ``turn_applied`` data at ``seq`` and the session as it left it; None if not kept."""
         ...
 
     def session_ids(self) -> Iterator[str]:
@@ -132,6 +136,17 @@ class JournalStore:
     def retire(self, state: SessionState) -> None:
         """Nothing to do: the ``archived`` event is already in the journal."""
 
+    def committed_turn(self, session_id: str, seq: int) -> tuple[dict[str, Any], SessionState] | None:
+        """Read back from the journal: the event, and the session replayed up to it."""
+        try:
+            events = list(self.journal.read(ev.session_stream(session_id), from_seq=seq, to_seq=seq))
+        except journal.JournalError as e:
+            raise StoreError(f"session {session_id}: cannot read event {seq}: {e}", session_id=session_id) from e
+        state = recover(self.journal, session_id, to_seq=seq, on_bad_snapshot=_log_bad_snapshot)
+        if not events or events[0].type != ev.TURN_APPLIED.name or state is None:
+            return None
+        return dict(events[0].data), state
+
     def session_ids(self) -> Iterator[str]:
         """The ids of every ``session:`` stream."""
         prefix = ev.SESSION_STREAM_PREFIX
@@ -188,6 +203,10 @@ class MemoryStore:
                 session_id=session_id,
             )
         return archived
+
+    def committed_turn(self, session_id: str, seq: int) -> tuple[dict[str, Any], SessionState] | None:
+        """None: past turns are not kept."""
+        return None
 
     def retire(self, state: SessionState) -> None:
         """Keep the archived state for reads, dropping the oldest beyond ``max_archived``."""

@@ -38,15 +38,24 @@ Emit = Callable[[str, dict[str, Any]], None]
 
 def run_turn(
     agent: Agent, residency: Residency, live: LiveSession, run_id: str, req: StartTurnRequest, boundary: RunApplyBoundary,
-    input_ids: list[str],
+    input_ids: list[str], *, repeat: Callable[[int], CoreApplyOutput] | None = None,
 ) -> CoreApplyOutput:
-    """Run one turn of a live session and commit it; ``SessionBusy`` if one is already running."""
+    """Run one turn of a live session and commit it; ``SessionBusy`` if one is already running.
+
+    With ``repeat``, ``run_id`` is applied at most once: if it is already committed (at seq N),
+    the answer is ``repeat(N)`` and the agent does not run. Checked under the turn lock, so a
+    repeat that arrives while the first run is still going gets ``SessionBusy``, not a second run.
+    """
     session_id = live.id
     if not live.turn_lock.acquire(blocking=False):
         raise SessionBusy(session_id)
     try:
         cancel = live.cancel = threading.Event()
         state = residency.current(live)
+        if repeat is not None:
+            seq = decide.committed_seq(state, run_id)
+            if seq is not None:
+                return repeat(seq)
         decide.check_turn(state, req)
         emit = emitter(live.hub, session_id, req.on_event)
         emit("run_started", {"session_id": session_id, "run_id": run_id, "prompt": req.prompt})

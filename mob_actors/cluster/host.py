@@ -1,0 +1,156 @@
+"""``MobHost``: the body of one Ray actor, a process hosting a group of mobs on a ``MobRuntime``.
+
+Ray restarts the actor (on another node if its node died) without limit. Each incarnation
+builds its own agent from the importable factory, waits until it *owns* its mobs on the shared
+journal (the previous incarnation's writer lock must be gone: an LMDB journal's process lock, or
+PostgreSQL ownership), then ``MobRuntime.open`` replays and reconciles every mob before the first
+call is served. So a restart can never give two writers, and nothing acknowledged is lost.
+
+Answers cross the process boundary as :class:`Reply` values, never as raised exceptions: a
+library error travels as its class plus attributes and is raised again, unchanged, by the
+handle (Ray would wrap it, and re-running ``__init__`` of errors with required arguments fails).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import pickle
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import ray
+
+import journal
+
+from ..core.errors import Error, MobError
+from ..core.mob import MobDefinition
+from ..mobs.runtime import MobRuntime
+
+log = logging.getLogger(__name__)
+
+AgentFactory = Callable[[], Any]
+
+# The MobHandle methods a host serves; anything else is refused at the door.
+HANDLE_METHODS = frozenset({
+    "status", "definition", "state", "members", "member", "spawn", "retire", "wire", "unwire",
+    "turn", "stop", "resume", "complete", "reset", "destroy", "events",
+})
+OWNERSHIP_POLL_S = 0.05
+
+
+def resolve_agent_factory(spec: str | AgentFactory) -> AgentFactory:
+    """The factory named by ``"package.module:function"`` (or the callable itself).
+
+    Raises :class:`MobError` saying what is wrong when the name cannot be imported or is not callable.
+    """
+    if callable(spec):
+        return spec
+    if not isinstance(spec, str) or spec.count(":") != 1:
+        raise MobError(f"agent_factory must be a callable or 'package.module:function', got {spec!r}")
+    module_name, attr = spec.split(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as e:
+        raise MobError(f"agent_factory {spec!r} cannot be imported: {e}; it must be importable on every Ray node") from e
+    if not callable(factory):
+        raise MobError(f"agent_factory {spec!r} is not callable")
+    return factory  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class HostInfo:
+    """Where a host runs: Ray node id, process id, whether Ray restarted the actor to get this
+    incarnation, and how long it took to own and replay its mobs (``open_s``)."""
+
+    group: str
+    node_id: str
+    pid: int
+    restarted: bool
+    open_s: float
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A host's answer: ``value``, or an error to raise again on the caller's side."""
+
+    value: Any = None
+    error: tuple[type[BaseException], tuple[Any, ...], dict[str, Any]] | None = None
+
+    def unwrap(self) -> Any:
+        if self.error is None:
+            return self.value
+        cls, args, attrs = self.error
+        exc = cls.__new__(cls)
+        BaseException.args.__set__(exc, args)  # type: ignore[attr-defined]
+        exc.__dict__.update(attrs)
+        raise exc
+
+
+def _reply_error(e: BaseException) -> Reply:
+    packed = (type(e), BaseException.args.__get__(e), dict(e.__dict__))  # type: ignore[attr-defined]
+    try:
+        pickle.dumps(packed)
+    except Exception:  # an attribute that cannot travel: keep the class's message
+        return Reply(error=(MobError, (f"{type(e).__name__}: {e}",), {}))
+    return Reply(error=packed)
+
+
+class MobHost:
+    """One incarnation of a mob host actor (see the module docstring). Every public method is a
+    Ray actor method; calls run concurrently on Ray's thread pool (``max_concurrency``)."""
+
+    def __init__(self, journal_url: str, agent_factory: str | AgentFactory, group: str, ownership_timeout_s: float) -> None:
+        started = time.monotonic()
+        self.group = group
+        agent = resolve_agent_factory(agent_factory)()
+        self.runtime = _open_when_owned(journal_url, agent, started + ownership_timeout_s)
+        context = ray.get_runtime_context()
+        self.info = HostInfo(group, context.get_node_id(), os.getpid(), _restarted(context), time.monotonic() - started)
+        log.info("mob host %s serving on node %s (pid %d, opened in %.2fs)", group, self.info.node_id, self.info.pid, self.info.open_s)
+
+    def where(self) -> HostInfo:
+        """Where this incarnation runs (also a cheap liveness probe)."""
+        return self.info
+
+    def mob_ids(self) -> Reply:
+        """The ids of the mobs this host serves (not destroyed)."""
+        return Reply([h.mob_id for h in self.runtime.list_mobs()])
+
+    def create_mob(self, definition: MobDefinition) -> Reply:
+        try:
+            return Reply(self.runtime.create_mob(definition).mob_id)
+        except Error as e:
+            return _reply_error(e)
+
+    def call(self, mob_id: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Reply:
+        """Run ``MobHandle.<method>(*args, **kwargs)`` on mob ``mob_id``."""
+        if method not in HANDLE_METHODS:
+            return _reply_error(MobError(f"{method!r} is not a mob handle method (one of {sorted(HANDLE_METHODS)})"))
+        try:
+            return Reply(getattr(self.runtime.mob(mob_id), method)(*args, **kwargs))
+        except (Error, journal.JournalError) as e:
+            return _reply_error(e)
+
+    def close(self) -> None:
+        """Close the runtime (before the actor is killed on purpose)."""
+        self.runtime.close()
+
+
+def _open_when_owned(journal_url: str, agent: Any, deadline: float) -> MobRuntime:
+    # The previous incarnation may still be alive (a node cut off but not yet dead): its writer
+    # lock keeps us out until it is gone, so there is never a second writer.
+    while True:
+        try:
+            return MobRuntime.open(journal_url, agent)
+        except journal.JournalLocked as e:
+            if time.monotonic() >= deadline:
+                raise MobError(f"mob host could not own journal {journal_url}: {e}; another host still holds it") from e
+            time.sleep(OWNERSHIP_POLL_S)
+
+
+def _restarted(context: Any) -> bool:
+    return bool(context.was_current_actor_reconstructed)
