@@ -32,7 +32,10 @@ _EXPORTS: dict[str, str] = {
     "AppendResult": ".records",
     "AtomicWrite": ".records",
     "CommitUnknown": ".errors",
+    "CannotOpen": ".errors",
+    "CorruptJournal": ".errors",
     "CorruptRecord": ".errors",
+    "DiskFull": ".errors",
     "Event": ".records",
     "EventJournal": ".protocol",
     "EventRejected": ".errors",
@@ -45,6 +48,8 @@ _EXPORTS: dict[str, str] = {
     "JournalSubscription": ".protocol",
     "JournalUnavailable": ".errors",
     "LockOwner": ".protocol",
+    "LockFileReplaced": ".errors",
+    "MapGrowthFailed": ".errors",
     "NO_STREAM": ".records",
     "Problem": ".records",
     "ReadOnlyJournal": ".errors",
@@ -55,21 +60,30 @@ _EXPORTS: dict[str, str] = {
     "StoredSize": ".records",
     "StreamInfo": ".records",
     "Subscription": ".subscription",
+    "UnsupportedFormat": ".errors",
     "VerifyReport": ".records",
+    "WriteFailed": ".errors",
     "WrongExpectedVersion": ".errors",
     "open": ".journal",
 }
 
 if TYPE_CHECKING:
+    from .errors import CannotOpen as CannotOpen
     from .errors import CommitUnknown as CommitUnknown
+    from .errors import CorruptJournal as CorruptJournal
     from .errors import CorruptRecord as CorruptRecord
+    from .errors import DiskFull as DiskFull
     from .errors import EventRejected as EventRejected
     from .errors import IncompatibleJournal as IncompatibleJournal
     from .errors import JournalClosed as JournalClosed
     from .errors import JournalError as JournalError
     from .errors import JournalLocked as JournalLocked
     from .errors import JournalUnavailable as JournalUnavailable
+    from .errors import LockFileReplaced as LockFileReplaced
+    from .errors import MapGrowthFailed as MapGrowthFailed
     from .errors import ReadOnlyJournal as ReadOnlyJournal
+    from .errors import UnsupportedFormat as UnsupportedFormat
+    from .errors import WriteFailed as WriteFailed
     from .errors import WrongExpectedVersion as WrongExpectedVersion
     from .journal import Journal as Journal
     from .journal import open as open

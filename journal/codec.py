@@ -2,19 +2,30 @@
 
 Layout (one LMDB sub-database each, see ``storage.py``):
 
-* ``events``:    position (u64 big-endian)            -> msgpack ``[stream_id, seq, body, timestamp_ms]``
+* ``events``:    position (u64 big-endian)            -> msgpack ``[stream_id, seq, body, timestamp_ms, crc]``
   where ``body`` is ``[type, data, metadata, tags, version]``.
 * ``index``:     stream_id UTF-8 + NUL + seq (u64 BE)  -> position (u64 BE)
 * ``streams``:   stream_id UTF-8                       -> msgpack ``[highest_seq, deleted_to]``
-* ``snapshots``: stream_id UTF-8 + NUL + seq (u64 BE)  -> msgpack ``[timestamp_ms, state, metadata]``
-* ``meta``:      b"head" -> last position (u64 BE); b"format" -> format version
+* ``snapshots``: stream_id UTF-8 + NUL + seq (u64 BE)  -> msgpack ``[timestamp_ms, state, metadata, crc]``
+* ``meta``:      b"head" -> last position (u64 BE); b"creation_id" -> the id in the directory's
+  format marker (see ``directory.py``), which also holds ``FORMAT_VERSION``.
 
 Big-endian integers make byte order equal numeric order, so cursors walk streams in seq order
 and the event log in position order.
+
+**Checksums.** Every record and snapshot is *sealed*: its last element is a 4-byte msgpack
+``bin`` holding the CRC-32 (zlib's) of every byte before it, little-endian. CRC-32 has a fixed
+residue: the CRC of the whole sealed value is always ``CRC_RESIDUE``, so checking costs one
+``zlib.crc32`` over the stored bytes, with no slicing. Values written before format 2 are one
+element shorter (array header 0x94 for records, 0x93 for snapshots) and carry no checksum:
+they still decode, and ``verify()`` lists them. ``seal``/``encode_record``/``decode_record``
+and ``encode_snapshot``/``decode_snapshot`` are the only code that knows this, so another
+backend storing these bytes gets the same checks.
 """
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 import msgpack
@@ -22,7 +33,9 @@ import msgpack
 from .errors import EventRejected
 from .records import Event, RecordedEvent
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""The format this code writes, recorded in the directory's marker: 1 was records and snapshots
+without checksums (journals from before the marker), 2 seals each of them with a CRC-32."""
 MAX_STREAM_ID_BYTES = 400  # LMDB keys are at most 511 bytes; leave room for the seq suffix
 _SEP = b"\x00"
 
@@ -115,20 +128,42 @@ def pack_checked(value: Any) -> bytes:
     return raw
 
 
-# A record is a fixarray of 4: header byte, then the parts, so the writer can splice in the
-# seq and timestamp it assigns without re-encoding the caller's body.
-_RECORD_HEADER = b"\x94"
+class ChecksumMismatch(ValueError):
+    """A sealed value's bytes do not match its CRC-32: it was damaged after it was written."""
+
+
+CRC_RESIDUE = 0x2144DF1C  # zlib.crc32(m + zlib.crc32(m).to_bytes(4, "little")), for every m
+_CRC_ELEMENT = b"\xc4\x04"  # msgpack bin 8, length 4: the CRC's bytes follow
+_crc32 = zlib.crc32
+
+
+def seal(unsealed: bytes) -> bytes:
+    """Append the CRC element to a msgpack array whose header already counts it."""
+    raw = unsealed + _CRC_ELEMENT
+    return raw + _crc32(raw).to_bytes(4, "little")
+
+
+# A record is a fixarray: header byte, then the parts, so the writer can splice in the seq and
+# timestamp it assigns without re-encoding the caller's body. 0x95: sealed; 0x94: before format 2.
+_RECORD_HEADER = b"\x95"
+_SNAPSHOT_HEADER = b"\x94"
 
 
 def encode_record(stream_id: str, seq: int, body: bytes, timestamp_ms: int) -> bytes:
-    return record_head(stream_id) + pack(seq) + body + pack(timestamp_ms)
+    """The stored bytes of a record (the writer builds the same bytes from parts it reuses)."""
+    return seal(record_head(stream_id) + pack(seq) + body + pack(timestamp_ms))
 
 
 def record_head(stream_id: str) -> bytes:
     """The first bytes of every record of a stream, encoded on the caller's thread so that the
     writer thread (whose work under the GIL every waiting caller sits behind) only splices
-    seq, body and timestamp after it, as ``encode_record`` does."""
+    seq, body and timestamp after it and seals the result, as ``encode_record`` does."""
     return _RECORD_HEADER + pack(stream_id)
+
+
+def is_sealed(raw: bytes, snapshot: bool = False) -> bool:
+    """True when the value carries a checksum (written by format 2 or later)."""
+    return raw[:1] == (_SNAPSHOT_HEADER if snapshot else _RECORD_HEADER)
 
 
 _new_tuple = tuple.__new__
@@ -136,14 +171,38 @@ _unpackb = msgpack.unpackb
 
 
 def decode_record(raw: bytes, position: int) -> RecordedEvent:
-    """Decode one ``events`` value; raise ``ValueError`` (or a msgpack error) when it is damaged."""
-    stream_id, seq, body, ts = _unpackb(raw, raw=False, strict_map_key=False)  # = unpack(), minus a call
+    """Decode one ``events`` value; raise ``ValueError`` (or a msgpack error) when it is damaged,
+    :class:`ChecksumMismatch` when its checksum says so."""
+    if raw[:1] == _RECORD_HEADER:
+        if _crc32(raw) != CRC_RESIDUE:
+            raise ChecksumMismatch("the record's bytes do not match its CRC-32 checksum")
+        stream_id, seq, body, ts, _ = _unpackb(raw, raw=False, strict_map_key=False)  # = unpack(), minus a call
+    else:
+        stream_id, seq, body, ts = _unpackb(raw, raw=False, strict_map_key=False)
     type_, data, metadata, tags, version = body
     if not isinstance(stream_id, str) or not isinstance(seq, int) or not isinstance(type_, str):
         raise ValueError("record fields have the wrong types")
     # tuple.__new__ skips the NamedTuple's Python-level __new__ (~6% of replay time, which
     # decodes every event). The field order is RecordedEvent's.
     return _new_tuple(RecordedEvent, (stream_id, seq, position, type_, data, metadata, tuple(tags), version, ts))
+
+
+def encode_snapshot(timestamp_ms: int, state: bytes, metadata: bytes) -> bytes:
+    """The stored bytes of a snapshot, from its state and metadata already packed."""
+    return seal(_SNAPSHOT_HEADER + pack(timestamp_ms) + state + metadata)
+
+
+def decode_snapshot(raw: bytes) -> tuple[int, Any, dict[str, Any]]:
+    """``(timestamp_ms, state, metadata)`` of a stored snapshot; raises as :func:`decode_record`."""
+    if raw[:1] == _SNAPSHOT_HEADER:
+        if _crc32(raw) != CRC_RESIDUE:
+            raise ChecksumMismatch("the snapshot's bytes do not match its CRC-32 checksum")
+        ts, state, metadata, _ = unpack(raw)
+    else:
+        ts, state, metadata = unpack(raw)
+    if not isinstance(ts, int) or not isinstance(metadata, dict):
+        raise ValueError("snapshot fields have the wrong types")
+    return ts, state, metadata
 
 
 DECODE_ERRORS = (ValueError, TypeError, msgpack.UnpackException, msgpack.ExtraData, UnicodeDecodeError)

@@ -8,7 +8,7 @@ from typing import Any
 
 from . import codec
 from .errors import EventRejected
-from .records import ANY, NO_STREAM, STREAM_EXISTS, Event, ExpectedSeq, RecordedEvent
+from .records import ANY, NO_STREAM, STREAM_EXISTS, AtomicWrite, Event, ExpectedSeq, RecordedEvent
 
 Upcaster = Callable[[Any], Any]
 
@@ -26,16 +26,39 @@ class Prepared:
         self.expected = expected
 
 
-def prepare(stream_id: str, events: list[Event] | tuple[Event, ...], expected: ExpectedSeq) -> Prepared:
-    """Validate and encode on the caller's thread; raises EventRejected/ValueError."""
+def prepare(stream_id: str, events: Iterable[Event], expected: ExpectedSeq, argument: str = "events") -> Prepared:
+    """Validate and encode on the caller's thread; raises EventRejected/ValueError.
+
+    ``argument`` names the caller's parameter that held ``events``, for the error message.
+    """
     try:
         raw = codec.stream_bytes(stream_id)
     except ValueError as e:
         raise EventRejected(str(e)) from e
+    if isinstance(events, Event):
+        raise EventRejected(f"stream {stream_id!r}: {argument} must be a list of journal.Event, got a single Event "
+                            f"({events.type!r}); pass [event]. Nothing was written")
+    if events is None or isinstance(events, (str, bytes, dict)) or not isinstance(events, Iterable):
+        raise EventRejected(f"stream {stream_id!r}: {argument} must be a list of journal.Event, got "
+                            f"{type(events).__name__}. Nothing was written")
+    events = list(events)
     if not (expected in (ANY, NO_STREAM, STREAM_EXISTS) or (isinstance(expected, int) and not isinstance(expected, bool) and expected >= 0)):
         raise EventRejected(f"expected_seq must be journal.ANY, NO_STREAM, STREAM_EXISTS or an int >= 0, got {expected!r}")
     bodies = [codec.encode_body(stream_id, i, e) for i, e in enumerate(events)]
     return Prepared(stream_id, raw, bodies, expected)
+
+
+def check_writes(writes: Iterable[AtomicWrite]) -> list[AtomicWrite]:
+    """The writes of an ``append_batch``, refused whole (EventRejected) unless all are AtomicWrites."""
+    if writes is None or isinstance(writes, (str, bytes, dict, AtomicWrite)) or not isinstance(writes, Iterable):
+        raise EventRejected(f"append_batch(writes): expected a list of journal.AtomicWrite, got {type(writes).__name__}; "
+                            "nothing was written")
+    checked = list(writes)
+    for n, write in enumerate(checked):
+        if not isinstance(write, AtomicWrite):
+            raise EventRejected(f"append_batch(writes): item #{n} is a {type(write).__name__}, not a journal.AtomicWrite; "
+                                "nothing was written")
+    return checked
 
 
 def expectation_fails(expected: ExpectedSeq, highest: int) -> bool:

@@ -62,3 +62,49 @@ class CommitUnknown(JournalError):
 
     Never treated as success. Re-read the stream (``highest_seq``/``read``) before writing again.
     """
+
+
+RECOVERY = (
+    "Restore the directory from a backup; to save what is still readable first, copy the "
+    "directory, open the copy with readonly=True and read or export its streams, and run "
+    "verify() on it to list every damaged record."
+)
+
+
+class CorruptJournal(JournalError):
+    """The journal's files are damaged or are not a journal's: nothing of it is used.
+
+    ``path`` names the file or directory at fault; the message says what was found and what to do.
+    """
+
+    def __init__(self, path: str, problem: str, advice: str = RECOVERY) -> None:
+        self.path = path
+        super().__init__(f"{path}: {problem}. {advice}")
+
+
+class UnsupportedFormat(IncompatibleJournal):
+    """The journal directory was written in a newer format than this version of the library reads."""
+
+
+class WriteFailed(JournalError):
+    """A commit failed; nothing of the writes it carried is acknowledged. Reads keep working,
+    and a later write tries again."""
+
+
+class DiskFull(WriteFailed):
+    """The file system holding the journal has no space left; free some, then write again."""
+
+
+class MapGrowthFailed(WriteFailed):
+    """The journal's memory map could not grow (for example ENOMEM under an address-space
+    limit); the next write tries to grow it again."""
+
+
+class LockFileReplaced(JournalError):
+    """``lock.mdb`` was deleted or replaced while a writer has the journal open: a reader using
+    the new one would not be seen by the writer and could read pages being overwritten."""
+
+
+class CannotOpen(JournalError):
+    """The journal's path cannot be used: it is a file, lies under a file, is read-only, or
+    similar. The message names the path and the cause."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import itertools
 import os
@@ -11,12 +10,14 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
-from . import codec
+import lmdb
+
+from . import codec, directory, faults
 from .common import Prepared as _Prepared
 from .common import as_set as _as_set
-from .common import expectation_fails, upcast
+from .common import check_writes, expectation_fails, upcast
 from .common import prepare as _prepare
-from .errors import CorruptRecord, EventRejected, JournalClosed, JournalError, JournalLocked, ReadOnlyJournal, WrongExpectedVersion
+from .errors import CorruptRecord, EventRejected, JournalClosed, JournalError, ReadOnlyJournal, WrongExpectedVersion
 from .protocol import EventJournal, LockOwner
 from .records import (
     ANY,
@@ -83,13 +84,25 @@ class Journal:
         self._closed = False
         self._locks: set[str] = set()
         if not readonly:
-            os.makedirs(path, exist_ok=True)
-            self._lock_fd = _lock_for_writing(path)
+            directory.make_directory(path)
+            self._lock_fd = directory.lock_for_writing(path)
         try:
             self._storage: Storage = acquire(path, map_size, create=not readonly, sync=durability == "sync")
         except BaseException:
             self._unlock()
             raise
+        if self._lock_fd is not None:
+            try:
+                self._storage.ensure_marker()
+                directory.record_lock_file(path, self._lock_fd)
+            except lmdb.Error as e:
+                release(self._storage)
+                self._unlock()
+                raise faults.lmdb_error(path, "writing the format marker", e) from e
+            except BaseException:
+                release(self._storage)
+                self._unlock()
+                raise
         self._dbs = self._storage.dbs
         if not readonly:
             self._writer = Writer(self._storage, durable=durability == "sync")
@@ -158,7 +171,7 @@ class Journal:
 
         Raises :class:`WrongExpectedVersion` or :class:`EventRejected` with nothing written.
         """
-        prepared = _prepare(stream_id, list(events), expected_seq)
+        prepared = _prepare(stream_id, events, expected_seq)
         result = self._write(lambda state: _apply_write(state, prepared))
         if isinstance(result, Exception):
             raise result
@@ -167,9 +180,9 @@ class Journal:
     def append_batch(self, writes: Iterable[AtomicWrite]) -> list[AppendResult | Rejected]:
         """Apply several atomic writes in one commit; a rejected write does not stop the others."""
         prepared: list[_Prepared | Rejected] = []
-        for write in writes:
+        for write in check_writes(writes):
             try:
-                prepared.append(_prepare(write.stream_id, write.events, write.expected_seq))
+                prepared.append(_prepare(write.stream_id, write.events, write.expected_seq, "AtomicWrite.events"))
             except (EventRejected, ValueError) as e:
                 prepared.append(Rejected(write.stream_id, e if isinstance(e, EventRejected) else EventRejected(str(e))))
 
@@ -403,8 +416,7 @@ class Journal:
             raise EventRejected(f"snapshot of {stream_id!r} at seq {seq} cannot be encoded with msgpack: {e}") from e
 
         def apply(state_: TxnState) -> None:
-            value = b"\x93" + codec.pack(state_.now_ms) + body[0] + body[1]
-            state_.txn.put(key, value, db=self._dbs["snapshots"])
+            state_.txn.put(key, codec.encode_snapshot(state_.now_ms, body[0], body[1]), db=self._dbs["snapshots"])
 
         self._write(apply)
 
@@ -416,7 +428,7 @@ class Journal:
             return None
         seq, value = matches[0]
         try:
-            ts, state, metadata = codec.unpack(value)
+            ts, state, metadata = codec.decode_snapshot(value)
         except codec.DECODE_ERRORS as e:
             raise CorruptRecord(f"snapshot: {e!r}", stream_id=stream_id, seq=seq, position=None) from e
         return Snapshot(stream_id, seq, ts, state, metadata)
@@ -531,13 +543,13 @@ def _apply_write(state: TxnState, p: _Prepared) -> AppendResult | WrongExpectedV
     if not p.bodies:
         return AppendResult(p.stream_id, highest + 1, highest, state.head)
     seq = highest
-    pack = state.pack
+    pack, seal = state.pack, codec.seal
     for body in p.bodies:
         seq += 1
         state.head += 1
         pos = codec.u64(state.head)
         # The bytes of codec.encode_record(p.stream_id, seq, body, state.now_ms), from parts encoded in advance.
-        txn.put(pos, p.record_head + pack(seq) + body + state.now_raw, db=dbs["events"], append=True)
+        txn.put(pos, seal(p.record_head + pack(seq) + body + state.now_raw), db=dbs["events"], append=True)
         txn.put(codec.seq_key(p.raw, seq), pos, db=dbs["index"])
     txn.put(p.raw, pack([seq, deleted_to]), db=dbs["streams"])
     return AppendResult(p.stream_id, highest + 1, seq, state.head)
@@ -582,19 +594,3 @@ def _snapshot_ts(value: bytes) -> int:
         return 0  # a damaged snapshot still matches by seq; load_snapshot then reports it
 
 
-def _lock_for_writing(path: str) -> int:
-    """Take the directory's writer lock (released by the OS if this process dies)."""
-    lock_path = os.path.join(path, "writer.lock")
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-        os.close(fd)
-        raise JournalLocked(
-            f"journal {path!r} is already open for writing (by process {holder}); only one writer is allowed. "
-            "Close the other writer, or open with readonly=True to read alongside it."
-        ) from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, str(os.getpid()).encode(), 0)
-    return fd

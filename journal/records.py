@@ -107,7 +107,7 @@ class StreamInfo(NamedTuple):
 class Problem(NamedTuple):
     """One defect found by :meth:`Journal.verify`."""
 
-    kind: str  # "undecodable", "seq_gap", "index_mismatch", "missing_event", "orphan_event", "head"
+    kind: str  # "checksum", "undecodable", "seq_gap", "index_mismatch", "missing_event", "orphan_event", "head"
     stream_id: str | None
     seq: int | None
     position: int | None
@@ -116,11 +116,20 @@ class Problem(NamedTuple):
 
 @dataclass
 class VerifyReport:
-    """What :meth:`Journal.verify` found: ``ok`` is True when ``problems`` is empty."""
+    """What :meth:`Journal.verify` found: ``ok`` is True when ``problems`` is empty.
+
+    ``no_checksum`` lists the records written before checksums existed (format 1), as
+    ``(first_position, last_position)`` runs, and ``no_checksum_snapshots`` such snapshots as
+    ``(stream_id, seq)``: they decode and are checked for consistency, but damage inside them
+    that still decodes cannot be detected. They do not make the report fail.
+    """
 
     events_checked: int = 0
     streams_checked: int = 0
     problems: list[Problem] = field(default_factory=list)
+    snapshots_checked: int = 0
+    no_checksum: list[tuple[int, int]] = field(default_factory=list)
+    no_checksum_snapshots: list[tuple[str, int]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

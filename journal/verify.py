@@ -35,8 +35,14 @@ def _verify(txn: Txn, dbs: Dbs) -> VerifyReport:
         expected = by_position.get(pos)
         if pos > head:
             problems.append(Problem("head", None, None, pos, f"event position {pos} is beyond the head {head}"))
+        if not codec.is_sealed(value):
+            _note_unsealed(report.no_checksum, pos)
         try:
             event = codec.decode_record(value, pos)
+        except codec.ChecksumMismatch as e:
+            named, numbered = expected or (None, None)
+            problems.append(Problem("checksum", named, numbered, pos, f"{e}: the record was damaged after it was written"))
+            continue
         except codec.DECODE_ERRORS as e:
             named, numbered = expected or (None, None)
             problems.append(Problem("undecodable", named, numbered, pos, f"cannot decode the record: {e!r}"))
@@ -71,4 +77,24 @@ def _verify(txn: Txn, dbs: Dbs) -> VerifyReport:
             problems.append(Problem("seq_gap", stream_id, want, None, f"events {want}..{highest} are missing"))
     for stream_id, present in seqs.items():
         problems.append(Problem("index_mismatch", stream_id, present[0], None, "index entries for a stream with no stream row"))
+
+    for key, value in txn.cursor(db=dbs["snapshots"]):
+        stream_id, seq = codec.split_seq_key(key)
+        report.snapshots_checked += 1
+        if not codec.is_sealed(value, snapshot=True):
+            report.no_checksum_snapshots.append((stream_id, seq))
+        try:
+            codec.decode_snapshot(value)
+        except codec.ChecksumMismatch as e:
+            problems.append(Problem("checksum", stream_id, seq, None, f"snapshot: {e}"))
+        except codec.DECODE_ERRORS as e:
+            problems.append(Problem("undecodable", stream_id, seq, None, f"cannot decode the snapshot: {e!r}"))
     return report
+
+
+def _note_unsealed(runs: list[tuple[int, int]], position: int) -> None:
+    """Add ``position`` to runs of consecutive positions: old journals have one long run."""
+    if runs and runs[-1][1] == position - 1:
+        runs[-1] = (runs[-1][0], position)
+    else:
+        runs.append((position, position))

@@ -21,8 +21,8 @@ from typing import Any
 import lmdb
 import msgpack
 
-from . import codec
-from .errors import JournalClosed, JournalError
+from . import codec, faults
+from .errors import JournalClosed, JournalError, WriteFailed
 from .release import ReleaseChain, Request
 from .storage import Dbs, Storage, Txn
 
@@ -48,6 +48,12 @@ class TxnState:
 
 
 Apply = Callable[[TxnState], Any]
+
+
+def _fail(requests: list[Request], error: JournalError) -> None:
+    for request in requests:
+        request.error = error
+        request.release()
 
 
 class _Failed(Exception):
@@ -106,8 +112,7 @@ class Writer:
                         first = self._queue.get(timeout=NOSYNC_FLUSH_SECONDS if dirty else None)
                     except queue.Empty:
                         # "nosync" bounds its loss window: flush once the journal has been idle a second.
-                        self._storage.env.sync(True)
-                        dirty = False
+                        dirty = not self._flush()
                         continue
                 batch: list[Request] = []
                 item = first
@@ -126,7 +131,7 @@ class Writer:
                     self._commit(batch)
                     dirty = not self._durable
             if dirty:
-                self._storage.env.sync(True)
+                self._flush()
         except BaseException as e:  # never leave a caller blocked forever
             self._fail_queued(JournalError(f"the journal writer thread died: {e!r}"))
             raise
@@ -134,6 +139,15 @@ class Writer:
             self._chain.release()  # phase: the writer stops; held writes are committed, they succeeded
             self._closed = True
             self._fail_queued(JournalClosed("the journal was closed before this write was committed; nothing was written"))
+
+    def _flush(self) -> bool:
+        """fsync what "nosync" commits left unsynced; False (try again later) if that fails,
+        for example on a full disk: no caller waits for it, and the thread must not die."""
+        try:
+            self._storage.env.sync(True)
+        except lmdb.Error:
+            return False
+        return True
 
     def _fail_queued(self, error: BaseException) -> None:
         while True:
@@ -167,21 +181,34 @@ class Writer:
                     # this commit's fsync runs without the GIL.
                     self._chain.release()  # phase: the next commit is about to fsync
                 break
-            except lmdb.MapFullError:
-                self._storage.grow()
-            except lmdb.MapResizedError:
-                self._storage.adopt_map_size()
+            except (lmdb.MapFullError, lmdb.MapResizedError) as e:
+                try:
+                    if isinstance(e, lmdb.MapFullError):
+                        self._storage.grow()
+                    else:
+                        self._storage.adopt_map_size()
+                except JournalError as failure:
+                    # MapGrowthFailed: every caller of this commit hears why, the thread lives on,
+                    # and the next write that fills the map tries to grow it again.
+                    _fail(pending, failure)
+                    pending = []
             except _Failed as f:
                 # The transaction was aborted; drop the failing request and redo the others.
-                error = f.error if isinstance(f.error, JournalError) else JournalError(f"write failed: {f.error!r}")
+                if isinstance(f.error, JournalError):
+                    error = f.error
+                elif isinstance(f.error, lmdb.Error):
+                    error = faults.lmdb_error(self._storage.path, "applying a write", f.error)
+                else:
+                    error = JournalError(f"write failed: {f.error!r}")
                 f.request.error = error
                 f.request.release()
                 pending.remove(f.request)
             except lmdb.Error as e:
                 # A commit failure leaves it unknown whether anything is durable: report failure, not success.
-                for request in pending:
-                    request.error = JournalError(f"commit failed, nothing of this write is acknowledged: {e}")
-                    request.release()
+                cause = faults.lmdb_error(self._storage.path, "committing", e)
+                if type(cause) is JournalError:  # nothing more specific to say about it
+                    cause = WriteFailed(f"commit failed, nothing of this write is acknowledged: {e}")
+                _fail(pending, cause)
                 pending = []
         if pending:
             self.commits += 1

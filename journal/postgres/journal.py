@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 
 from .. import codec
-from ..common import Prepared, Upcaster, as_set, matches, prepare, upcast
+from ..common import Prepared, Upcaster, as_set, check_writes, matches, prepare, upcast
 from ..errors import CorruptRecord, EventRejected, JournalClosed, ReadOnlyJournal
 from ..protocol import LockOwner
 from ..records import (
@@ -154,7 +154,7 @@ class PgJournal:
         Raises :class:`WrongExpectedVersion` or :class:`EventRejected` with nothing written, and
         :class:`CommitUnknown` when the connection was lost while committing.
         """
-        prepared = prepare(stream_id, list(events), expected_seq)
+        prepared = prepare(stream_id, events, expected_seq)
         result = self._submit(AppendOp([prepared], single=True))
         if isinstance(result, Exception):
             raise result
@@ -163,9 +163,9 @@ class PgJournal:
     def append_batch(self, writes: Iterable[AtomicWrite]) -> list[AppendResult | Rejected]:
         """Apply several atomic writes in one commit; a rejected write does not stop the others."""
         prepared: list[Prepared | Rejected] = []
-        for write in writes:
+        for write in check_writes(writes):
             try:
-                prepared.append(prepare(write.stream_id, write.events, write.expected_seq))
+                prepared.append(prepare(write.stream_id, write.events, write.expected_seq, "AtomicWrite.events"))
             except (EventRejected, ValueError) as e:
                 prepared.append(Rejected(write.stream_id, e if isinstance(e, EventRejected) else EventRejected(str(e))))
         results = self._submit(AppendOp(prepared, single=False))
@@ -348,13 +348,13 @@ class PgJournal:
         """Save ``state`` as the stream's state at ``seq`` (overwriting one saved at the same seq)."""
         codec.stream_bytes(stream_id)
         try:
-            body = codec.pack_checked(state) + codec.pack_checked(metadata or {})
+            state_raw, meta_raw = codec.pack_checked(state), codec.pack_checked(metadata or {})
         except (TypeError, ValueError, OverflowError) as e:
             raise EventRejected(f"snapshot of {stream_id!r} at seq {seq} cannot be encoded with msgpack: {e}") from e
         n = self.names
 
         def apply(txn: PgTxn) -> None:
-            value = b"\x93" + codec.pack(txn.now_ms) + body  # as the LMDB journal stores it
+            value = codec.encode_snapshot(txn.now_ms, state_raw, meta_raw)  # as the LMDB journal stores it
             txn.cur.execute(f"INSERT INTO {n.snapshots} (stream_id, seq, timestamp_ms, value) VALUES (%b, %b, %b, %b) "
                             "ON CONFLICT (stream_id, seq) DO UPDATE SET timestamp_ms = EXCLUDED.timestamp_ms, value = EXCLUDED.value",
                             (stream_id, seq, txn.now_ms, value))
@@ -370,7 +370,7 @@ class PgJournal:
             return None
         seq, value = rows[0]
         try:
-            ts, state, metadata = codec.unpack(value)
+            ts, state, metadata = codec.decode_snapshot(value)
         except codec.DECODE_ERRORS as e:
             raise CorruptRecord(f"snapshot: {e!r}", stream_id=stream_id, seq=seq, position=None) from e
         return Snapshot(stream_id, seq, ts, state, metadata)

@@ -40,7 +40,8 @@ def overwrite_event(path: str, position: int, value: bytes) -> None:
 
 
 def edit_event(path: str, position: int, old: bytes, new: bytes) -> None:
-    """Replace the first ``old`` inside one stored record (same length: the record still decodes)."""
+    """Replace the first ``old`` inside one stored record (same length: the record still decodes),
+    and re-seal its checksum: a record written wrong, not damaged on disk (that is CorruptRecord)."""
     assert len(old) == len(new)
     env = raw_env(path)
     try:
@@ -49,7 +50,10 @@ def edit_event(path: str, position: int, old: bytes, new: bytes) -> None:
         with env.begin(write=True) as txn:
             value = txn.get(key, db=events)
             assert old in value
-            txn.put(key, value.replace(old, new, 1), db=events)
+            edited = value.replace(old, new, 1)
+            if journal.codec.is_sealed(edited):
+                edited = journal.codec.seal(edited[:-6])  # drop the old CRC element, append a new one
+            txn.put(key, edited, db=events)
     finally:
         env.close()
 
