@@ -44,14 +44,14 @@ def _u64(n: int) -> bytes:
 
 
 @pytest.fixture
-def written(jpath):
-    with journal.open(jpath) as j:
+def written(jdir):
+    with journal.open(jdir) as j:
         j.append("a", [Event("t", "alpha-1"), Event("t", "alpha-2")])  # positions 1, 2
         j.append("b", [Event("t", "beta-1")])  # 3
         j.append("a", [Event("t", "alpha-3")])  # 4
         j.save_snapshot("a", 3, {"sum": "snapshot-3"})
         assert j.verify().ok
-    return jpath
+    return jdir
 
 
 def test_a_changed_byte_that_still_decodes_is_a_corrupt_record(written):
@@ -116,15 +116,15 @@ def _legacy_journal(path: str) -> None:
     os.unlink(os.path.join(path, "journal.format"))
 
 
-def test_records_written_before_checksums_still_read_and_verify_lists_them(jpath):
-    _legacy_journal(jpath)
-    with journal.open(jpath, readonly=True) as r:
+def test_records_written_before_checksums_still_read_and_verify_lists_them(jdir):
+    _legacy_journal(jdir)
+    with journal.open(jdir, readonly=True) as r:
         assert [e.data for e in r.read("old")] == [1, 2, 3]
         assert r.load_snapshot("old").state == {"n": 2}
         report = r.verify()
         assert report.ok
         assert report.no_checksum == [(1, 3)] and report.no_checksum_snapshots == [("old", 2)]
-    with journal.open(jpath) as j:  # a writer marks it and appends sealed records after them
+    with journal.open(jdir) as j:  # a writer marks it and appends sealed records after them
         j.append("old", [Event("t", 4)])
         j.append("new", [Event("t", 5)])
         assert [e.data for e in j.read_all()] == [1, 2, 3, 4, 5]

@@ -27,13 +27,13 @@ PAGE = 4096
 
 
 @pytest.fixture
-def made(jpath: str) -> str:
+def made(jdir: str) -> str:
     """A closed journal of a few hundred KB: many pages, one stream."""
-    with journal.open(jpath) as j:
+    with journal.open(jdir) as j:
         for n in range(100):
             j.append("s", [Event("blob", {"n": n, "pad": "x" * 2000})])
         assert j.verify().ok
-    return jpath
+    return jdir
 
 
 def _data(path: str) -> str:
@@ -58,15 +58,15 @@ def _open_in_child(path: str, *, readonly: bool = False) -> subprocess.Completed
     return run_python("-c", code, path)
 
 
-def test_a_new_journal_carries_a_format_marker(jpath):
-    with journal.open(jpath) as j:
+def test_a_new_journal_carries_a_format_marker(jdir):
+    with journal.open(jdir) as j:
         j.append("s", [Event("e")])
-    marker = _marker(jpath)
+    marker = _marker(jdir)
     assert marker["format"] == 2 and len(marker["creation_id"]) == 32
-    with journal.open(jpath):
+    with journal.open(jdir):
         pass
-    assert _marker(jpath) == marker  # written once, at creation
-    assert not [n for n in os.listdir(jpath) if n.endswith(".tmp")]
+    assert _marker(jdir) == marker  # written once, at creation
+    assert not [n for n in os.listdir(jdir) if n.endswith(".tmp")]
 
 
 @pytest.mark.parametrize("readonly", [False, True], ids=["writer", "reader"])
@@ -213,17 +213,17 @@ with journal.open(sys.argv[1]) as j:
 """
 
 
-def test_lock_file_deleted_under_a_running_writer_is_refused_by_new_readers(jpath):
-    writer = spawn("-c", WRITER, jpath, stdin=subprocess.PIPE)
+def test_lock_file_deleted_under_a_running_writer_is_refused_by_new_readers(jdir):
+    writer = spawn("-c", WRITER, jdir, stdin=subprocess.PIPE)
     lines = Lines(writer)
     try:
         assert lines.line() == "ready"
-        before = _open_in_child(jpath, readonly=True)
+        before = _open_in_child(jdir, readonly=True)
         assert before.stdout.strip() == "read 1", before.stdout + before.stderr  # fine while lock.mdb is there
 
-        os.unlink(os.path.join(jpath, "lock.mdb"))
+        os.unlink(os.path.join(jdir, "lock.mdb"))
         for _ in range(2):  # the second finds the lock.mdb the first one's LMDB created
-            result = _open_in_child(jpath, readonly=True)
+            result = _open_in_child(jdir, readonly=True)
             assert result.returncode == 0, result.stderr[-500:]
             assert result.stdout.startswith("LockFileReplaced "), result.stdout
             assert "lock.mdb" in result.stdout and "Stop that writer" in result.stdout
@@ -238,8 +238,8 @@ def test_lock_file_deleted_under_a_running_writer_is_refused_by_new_readers(jpat
         writer.wait(10)
     assert writer.returncode == 0
     # Once that writer is gone, the journal opens again, with nothing lost.
-    with journal.open(jpath) as j:
+    with journal.open(jdir) as j:
         assert [e.data for e in j.read("w")] == [0, "more"]
-    with journal.open(jpath, readonly=True) as r:
+    with journal.open(jdir, readonly=True) as r:
         assert r.highest_seq("w") == 2
 

@@ -131,7 +131,7 @@ def test_a_full_disk_fails_the_write_saying_so_and_the_journal_continues_once_fr
         j.append("s", [Event("before", "x" * 1000)])
         filler = _fill(point)
         with pytest.raises(DiskFull) as exc:
-            for n in range(200):  # enough to need new pages whatever LMDB could still reuse
+            for _ in range(200):  # enough to need new pages whatever LMDB could still reuse
                 j.append("s", [Event("blob", os.urandom(20_000))])
         assert "full" in str(exc.value) and "acknowledged" in str(exc.value)
         acked = j.highest_seq("s")
