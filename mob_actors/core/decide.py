@@ -155,7 +155,7 @@ def stored_output(data: Mapping[str, Any], session_snapshot: bytes) -> CoreApply
     receipt = receipt_of(data)
     callback = data["callback"]
     if callback is None:
-        result = RunResult(data["text"], dict(data["usage"] or {}), data["message_count"])
+        result = RunResult(ev.turn_text(dict(data)), dict(data["usage"] or {}), data["message_count"])
         return CoreApplyOutput(receipt, session_snapshot, result, result)
     # The agent's own messages follow the staged context (system) and the user message.
     added = list(data["messages"])

@@ -21,9 +21,7 @@ from .errors import ReplayMismatch as ReplayMismatch  # ReplayMismatch: its old 
 from .errors import StoreError
 from .model import InputState, MobBinding, Session
 
-# 2: run_last_seq. A format-1 snapshot is refused, so recovery replays that session from its
-# events (and rebuilds run_last_seq) instead of forgetting which runs were committed.
-SNAPSHOT_FORMAT = 2
+SNAPSHOT_FORMAT = 1
 
 
 class EventLike(Protocol):
@@ -158,6 +156,10 @@ class SessionState:
         """The state a :meth:`to_snapshot` dict describes; ``StoreError`` for another format."""
         if d.get("format") != SNAPSHOT_FORMAT:
             raise StoreError(f"snapshot format {d.get('format')!r} is not {SNAPSHOT_FORMAT}; it was written by another version")
+        if "run_last_seq" not in d:
+            # Written before turns could be applied once per request id: loading it would forget
+            # which runs were committed, so recovery replays the session's events instead.
+            raise StoreError("snapshot has no run_last_seq (written by an older version); replaying the events instead")
         fields = {k: v for k, v in d.items() if k != "format"}
         fields["binding"] = MobBinding.from_dict(d["binding"])
         state = cls(**fields)

@@ -10,6 +10,7 @@ import pytest
 
 import journal
 import mob_actors as m
+from mob_actors.core.snapshots import materialize
 from mob_actors.testing import ScriptedAgent
 
 from support import run_python
@@ -105,15 +106,16 @@ def test_the_ephemeral_service_refuses_a_repeat(ephemeral):
     assert agent.calls == ["hi"] and len(svc.read(s.id).messages) == 2
 
 
-def test_format_1_snapshots_are_replayed_instead(persistent, jr):
+def test_older_snapshots_without_run_last_seq_are_replayed_instead(persistent, jr):
     svc = persistent(checkpoint_every=1)
     s = svc.create_session(m.CreateSessionRequest())
     svc.apply_runtime_turn(s.id, "req", m.StartTurnRequest("hi"), "immediate", [], once=True)
     svc.shutdown()
-    snap = jr.load_snapshot("session:" + s.id)
-    old = {k: v for k, v in snap.state.items() if k != "run_last_seq"} | {"format": 1}
-    jr.save_snapshot("session:" + s.id, snap.seq, old)  # what an older release left behind
-    assert jr.load_snapshot("session:" + s.id).state["format"] == 1
+    stream = "session:" + s.id
+    snap = jr.load_snapshot(stream)
+    old = {k: v for k, v in materialize(jr, stream, snap.state).items() if k != "run_last_seq"}
+    jr.save_snapshot(stream, snap.seq, old)  # what an older release left behind
+    assert "run_last_seq" not in jr.load_snapshot(stream).state
     agent = ScriptedAgent()
     svc2 = persistent(agent)
     svc2.create_session(m.CreateSessionRequest(session_id=s.id))
