@@ -40,6 +40,7 @@ HANDLE_METHODS = frozenset({
     "turn", "stop", "resume", "complete", "reset", "destroy", "events",
 })
 OWNERSHIP_POLL_S = 0.05
+OWNERSHIP_KEY = "mob-host:"  # + the group: the journal lock a host holds while it serves
 
 
 def resolve_agent_factory(spec: str | AgentFactory) -> AgentFactory:
@@ -107,7 +108,7 @@ class MobHost:
         started = time.monotonic()
         self.group = group
         agent = resolve_agent_factory(agent_factory)()
-        self.runtime = _open_when_owned(journal_url, agent, started + ownership_timeout_s)
+        self.journal, self.runtime = _open_when_owned(journal_url, agent, group, started + ownership_timeout_s)
         context = ray.get_runtime_context()
         self.info = HostInfo(group, context.get_node_id(), os.getpid(), _restarted(context), time.monotonic() - started)
         log.info("mob host %s serving on node %s (pid %d, opened in %.2fs)", group, self.info.node_id, self.info.pid, self.info.open_s)
@@ -136,20 +137,39 @@ class MobHost:
             return _reply_error(e)
 
     def close(self) -> None:
-        """Close the runtime (before the actor is killed on purpose)."""
+        """Close the runtime and the journal, which gives up the ownership (before the actor is
+        killed on purpose)."""
         self.runtime.close()
+        self.journal.close()
 
 
-def _open_when_owned(journal_url: str, agent: Any, deadline: float) -> MobRuntime:
-    # The previous incarnation may still be alive (a node cut off but not yet dead): its writer
-    # lock keeps us out until it is gone, so there is never a second writer.
+def _open_when_owned(journal_url: str, agent: Any, group: str, deadline: float) -> tuple[journal.EventJournal, MobRuntime]:
+    """Open the journal, take the group's ownership lock, then replay and reconcile its mobs.
+
+    The previous incarnation may still be alive (a node cut off but not dead yet): its writer
+    lock (LMDB's process lock, or the PostgreSQL advisory lock on its writer connection) keeps us
+    waiting until it is gone, so there is never a second writer.
+    """
+    key = OWNERSHIP_KEY + group
     while True:
         try:
-            return MobRuntime.open(journal_url, agent)
-        except journal.JournalLocked as e:
-            if time.monotonic() >= deadline:
-                raise MobError(f"mob host could not own journal {journal_url}: {e}; another host still holds it") from e
-            time.sleep(OWNERSHIP_POLL_S)
+            j = journal.open(journal_url)
+        except journal.JournalLocked as e:  # LMDB: the old host process still has it open
+            _wait_or_give_up(deadline, journal_url, str(e))
+            continue
+        try:
+            while not j.try_lock(key):
+                _wait_or_give_up(deadline, journal_url, f"{key!r} is held by {j.lock_owner(key)}")
+            return j, MobRuntime.open(j, agent)
+        except BaseException:
+            j.close()
+            raise
+
+
+def _wait_or_give_up(deadline: float, journal_url: str, why: str) -> None:
+    if time.monotonic() >= deadline:
+        raise MobError(f"mob host could not own journal {journal_url}: {why}; another host still holds it")
+    time.sleep(OWNERSHIP_POLL_S)
 
 
 def _restarted(context: Any) -> bool:

@@ -1,13 +1,19 @@
 """``RayMobCluster``: durable mobs placed on a Ray cluster, restarted elsewhere when a node dies.
 
-Each *group* of mobs lives in one named Ray actor (:class:`.host.MobHost`) that Ray restarts
-without limit, on another node when its node is gone. Ray decides where; the journal decides who
-may write: a restarted host serves only once it owns its mobs, so there is never a second writer.
+The mobs of a journal live in one named Ray actor (:class:`.host.MobHost`), the journal's
+*host*, which Ray restarts without limit, on another node when its node is gone. Ray decides
+where; the journal decides who may write: a restarted host serves only once it holds the
+journal's ownership lock, so there is never a second writer.
 
-* A PostgreSQL journal (``postgresql://...``) is shared by every machine: each mob is its own
-  group, so mobs spread over the nodes and fail over one by one.
-* A journal directory (LMDB) has one writer process, so all its mobs form one group, and every
-  node must see the same directory (nodes on one machine: tests, development).
+* A PostgreSQL journal (``postgresql://...``) is shared by every machine: the host may run on
+  any node, and its lock is an advisory lock on its writer connection.
+* A journal directory (LMDB) has one writer process, and every node must see the directory
+  (nodes on one machine: tests, development); the lock is the directory's process lock.
+
+One host per journal, not per mob: ``MobRuntime`` resumes every mob of the journal it opens, so
+spreading one journal's mobs over several hosts needs a runtime that owns single mobs
+(per-mob ownership on PostgreSQL); until then, use one journal (database schema) per group of
+mobs that should fail over together.
 """
 
 from __future__ import annotations
@@ -62,7 +68,6 @@ class RayMobCluster:
         resolve_agent_factory(agent_factory)  # a name that cannot be imported is refused here, not on a node
         self.agent_factory = agent_factory
         self.namespace = namespace
-        self.per_mob = self.journal_url.startswith(("postgresql://", "postgres://"))
         self.call_timeout_s = call_timeout_s
         self.failover_timeout_s = failover_timeout_s
         self.ownership_timeout_s = ownership_timeout_s
@@ -86,7 +91,7 @@ class RayMobCluster:
     # -- placement ---------------------------------------------------------------------------
 
     def _group(self, mob_id: str) -> str:
-        return f"mob:{mob_id}" if self.per_mob else ONE_GROUP
+        return ONE_GROUP  # see the module docstring: one host per journal
 
     def _host_for(self, mob_id: str) -> Any:
         """The Ray actor handle hosting ``mob_id``'s group (created, or found by name)."""
@@ -110,8 +115,7 @@ class RayMobCluster:
         return ClusterMobHandle(self, mob_id)._ask(lambda host: host.mob_ids.remote(), "mob_ids", None)  # type: ignore[no-any-return]
 
     def _forget_mob(self, mob_id: str) -> None:
-        if self.per_mob:  # a destroyed mob's own host has nothing left to do
-            self._stop_host(self._group(mob_id))
+        """Told that ``mob_id`` was destroyed (its host keeps serving the journal's other mobs)."""
 
     # -- mobs --------------------------------------------------------------------------------
 
@@ -135,8 +139,6 @@ class RayMobCluster:
 
     def list_mobs(self) -> list[ClusterMobHandle]:
         """Every mob of the journal that is not destroyed, by id."""
-        if self.per_mob:
-            raise MobError("list_mobs on a PostgreSQL journal needs the PostgreSQL mob runtime (not available yet)")
         return [ClusterMobHandle(self, m) for m in sorted(self._hosted_ids(""))]
 
     def where(self, mob_id: str) -> HostInfo:

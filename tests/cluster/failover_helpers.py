@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import journal
 from mob_actors import MobDefinition, Profile
 from mob_actors.cluster import HostInfo, LocalCluster, RayMobCluster
+from mob_actors.core.events import turn_text
 
 MEMBERS = ("a", "b", "c", "d")
 
@@ -73,14 +74,14 @@ def _wait(cond: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.02)
 
 
-def check_journal(j: journal.Journal, run: Run) -> None:
+def check_journal(j: journal.EventJournal, run: Run) -> None:
     """Every acknowledged turn is in the journal once; no request id twice; no gaps anywhere."""
     turns = [e for s in j.streams("session:") for e in j.read(s.stream_id) if e.type == "turn_applied"]
     counts = collections.Counter(e.data["run_id"] for e in turns)
     assert [r for r, c in counts.items() if c > 1] == [], "a request id was applied twice"
     missing = [r for r, _, _ in run.acked if counts[r] != 1]
     assert missing == [], f"acknowledged turns missing from the journal: {missing}"
-    replies = {e.data["run_id"]: e.data["text"] for e in turns}
+    replies = {e.data["run_id"]: turn_text(e.data) for e in turns}
     assert all(replies[r] == text for r, _, text in run.acked)  # what the client got is what was stored
     positions = [e.position for e in j.read_all()]
     assert positions == list(range(positions[0], positions[0] + len(positions))), "gap in global positions"

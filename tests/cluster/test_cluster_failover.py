@@ -26,3 +26,15 @@ def test_mob_fails_over_to_another_node_lmdb(two_nodes: LocalCluster, tmp_path: 
     assert run.failover_s < FAILOVER_LIMIT_S
     with journal.open(path, readonly=True) as j:
         check_journal(j, run)
+
+
+def test_mob_fails_over_to_another_node_postgresql(two_nodes: LocalCluster, pg_url: str) -> None:
+    """The same on a PostgreSQL journal: the new host waits for the advisory lock that the old
+    host's writer connection held (released when its process was killed), then replays."""
+    with RayMobCluster(pg_url, "mob_actors.testing:EchoAgent", failover_timeout_s=30) as cluster:
+        run = run_failover(two_nodes, cluster, "crew")
+    print(f"failover (PostgreSQL): first turn on the new host {run.failover_s:.2f}s after the kill; host open {run.after.open_s:.2f}s")
+    assert run.after.node_id != run.before.node_id and run.after.restarted
+    assert run.failover_s < FAILOVER_LIMIT_S
+    with journal.open(pg_url, readonly=True) as j:
+        check_journal(j, run)

@@ -10,6 +10,7 @@ import pytest
 import journal
 from mob_actors import InvalidTransition, MobDefinition, MobError, MobStatus, Profile
 from mob_actors.cluster import LocalCluster, RayMobCluster
+from mob_actors.core.events import turn_text
 
 pytestmark = pytest.mark.ray
 
@@ -39,7 +40,7 @@ def test_mob_lifecycle_through_a_ray_host(two_nodes: LocalCluster, tmp_path: Pat
     # The host wrote the journal (and released it on shutdown): the turns are there.
     with journal.open(path, readonly=True) as j:
         turns = [e for s in j.streams("session:") for e in j.read(s.stream_id) if e.type == "turn_applied"]
-        assert sorted(e.data["text"] for e in turns) == ["echo: hi", "echo: plan"]
+        assert sorted(turn_text(e.data) for e in turns) == ["echo: hi", "echo: plan"]
 
 
 def test_library_errors_cross_unchanged(two_nodes: LocalCluster, tmp_path: Path) -> None:
