@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from ..errors import IncompatibleJournal, JournalError
+from ..errors import JournalError, UnsupportedFormat
 
 SCHEMA_VERSION = 1
 
@@ -113,7 +113,7 @@ def current_schema(conn: psycopg.Connection, where: str) -> str:
 def prepare(conn: psycopg.Connection, names: Names, *, create: bool, where: str) -> None:
     """Check the stored schema version; create the tables first if ``create`` and they are missing.
 
-    Raises IncompatibleJournal for a journal written by a newer schema, and JournalError when
+    Raises UnsupportedFormat for a journal written by a newer schema, and JournalError when
     there is no journal and ``create`` is False (a readonly open).
     """
     version = _stored_version(conn, names)
@@ -127,12 +127,12 @@ def prepare(conn: psycopg.Connection, names: Names, *, create: bool, where: str)
             conn.execute(_DDL.format(s=sql.Identifier(names.schema).as_string(None), version=SCHEMA_VERSION))
         version = _stored_version(conn, names)
     if version is None or version > SCHEMA_VERSION:
-        raise IncompatibleJournal(
+        raise UnsupportedFormat(
             f"the journal at {where} has schema version {version}, newer than this library's {SCHEMA_VERSION}; "
             "nothing was changed. Upgrade mob-actors to open it."
         )
     if version < SCHEMA_VERSION:  # no older layout exists yet; a future one migrates here
-        raise IncompatibleJournal(f"the journal at {where} has unknown schema version {version}")
+        raise UnsupportedFormat(f"the journal at {where} has unknown schema version {version}")
 
 
 def _stored_version(conn: psycopg.Connection, names: Names) -> int | None:
@@ -145,4 +145,4 @@ def _stored_version(conn: psycopg.Connection, names: Names) -> int | None:
     try:
         return int(row[0])
     except ValueError:
-        raise IncompatibleJournal(f"the journal's schema_version {row[0]!r} is not a number") from None
+        raise UnsupportedFormat(f"the journal's schema_version {row[0]!r} is not a number") from None
