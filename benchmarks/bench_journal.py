@@ -9,6 +9,9 @@
    per value over a database of the same size. Target >= 0.6x.
 3. the load of 1 against ``eventsourcing`` on an SQLite file (WAL, synchronous FULL), one event
    per save, each thread saving its own aggregate. Target >= 5x.
+4.-6. the PostgreSQL journal on a throwaway local server: durable append vs raw psycopg (>= 5x),
+   read_all vs a raw server-side cursor (>= 0.5x), two processes appending at once
+   (see _pg_journal.py). ``--no-pg`` leaves them out.
 
 The durable loads run interleaved (raw, ours, eventsourcing, raw, ...) so that drift in the
 machine's load hits all three alike. Every figure is the median of ``--runs`` runs.
@@ -175,6 +178,9 @@ def replay_journal(j: journal.Journal, expected: int) -> float:
 
 
 def main() -> None:
+    no_pg = "--no-pg" in sys.argv
+    if no_pg:
+        sys.argv.remove("--no-pg")
     args = parse_args(__doc__.splitlines()[0])
     replay_events = 20_000 if args.quick else REPLAY_EVENTS
     load_before = os.getloadavg()[0]
@@ -202,15 +208,57 @@ def main() -> None:
                 log(f"  replay run {run + 1}/{args.runs}: raw {replay_r.values[-1]:,.0f}  journal {replay_o.values[-1]:,.0f} ev/s")
         env.close()
 
+    pg_rows, pg_notes = ([], []) if no_pg else postgres_rows(args, replay_events, log)
     rows = [
         Row(f"1 durable append, {THREADS} threads x 1 ev/call", "ev/s", "lmdb, 1 thread, 1 synced txn/ev", raw, ours, 8),
         Row(f"2 replay read_all() {replay_events // 1000}k ev, decoded", "ev/s", "lmdb cursor+unpackb", replay_r, replay_o, 0.6),
         Row(f"3 durable append, {THREADS} threads x 1 ev/save", "ev/s", "eventsourcing+SQLite", es, ours, 5),
+        *pg_rows,
     ]
     notes = [f"journal events per commit (group commit) under load 1: median {per_commit.median:.0f} "
              f"[{min(per_commit.values):.0f}\u2013{max(per_commit.values):.0f}]; "
-             f"{args.runs} runs x {args.seconds:g} s; loadavg {load_before:.2f} at start, {os.getloadavg()[0]:.2f} at end"]
+             f"{args.runs} runs x {args.seconds:g} s; loadavg {load_before:.2f} at start, {os.getloadavg()[0]:.2f} at end", *pg_notes]
     report("journal: write path and replay (ratio = ours / raw medians)", rows, args.json, notes)
+
+
+def postgres_rows(args, replay_events: int, log) -> tuple[list[Row], list[str]]:
+    """Loads 4-6 on a throwaway PostgreSQL server, interleaved like the LMDB ones."""
+    from _pg_journal import PgBench
+
+    bench = PgBench()
+    try:
+        raw, ours, per_commit = Stat(), Stat(), Stat()
+        for run in range(args.runs):
+            raw.add(bench.raw_inserts(args.seconds, raw_event, raw_key))
+            rate, batch = bench.journal_appends(THREADS, args.seconds, journal_event, run_threads_counted)
+            ours.add(rate)
+            per_commit.add(batch)
+            log(f"  pg durable run {run + 1}/{args.runs}: raw psycopg {raw.values[-1]:,.0f}  journal {rate:,.0f} ({batch:.0f} ev/commit) ev/s")
+        gc.collect()
+        url = bench.build_replay(replay_events, SESSIONS, journal_event)
+        replay_r, replay_o = Stat(), Stat()
+        with journal.open(url, readonly=True) as j:
+            for run in range(args.runs):
+                replay_r.add(bench.replay_raw(url, replay_events))
+                replay_o.add(bench.replay_journal(j, replay_events))
+                log(f"  pg replay run {run + 1}/{args.runs}: raw {replay_r.values[-1]:,.0f}  journal {replay_o.values[-1]:,.0f} ev/s")
+        two, two_batch, continuity = Stat(), Stat(), []
+        for run in range(max(1, args.runs // 2)):
+            rate, batch, ok = bench.two_processes(args.seconds)
+            two.add(rate)
+            two_batch.add(batch)
+            continuity.append(ok)
+            log(f"  pg two processes run {run + 1}: {rate:,.0f} ev/s total ({batch:.0f} ev/commit), positions {ok}")
+    finally:
+        bench.close()
+    rows = [
+        Row(f"4 pg durable append, {THREADS} threads x 1 ev/call", "ev/s", "psycopg, 1 thread, 1 committed INSERT/ev", raw, ours, 5),
+        Row(f"5 pg replay read_all() {replay_events // 1000}k ev, decoded", "ev/s", "server-side cursor+unpackb", replay_r, replay_o, 0.5),
+    ]
+    notes = [f"pg: journal events per commit under load 4: median {per_commit.median:.0f}; "
+             f"6 two processes x 32 threads appending at once: {two} ev/s total, {two_batch.median:.0f} ev/commit, "
+             f"positions' continuity: {', '.join(continuity)}"]
+    return rows, notes
 
 
 if __name__ == "__main__":
