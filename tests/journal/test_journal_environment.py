@@ -12,10 +12,11 @@ import stat
 import subprocess
 import uuid
 
+import lmdb
 import pytest
 
 import journal
-from journal import AtomicWrite, CannotOpen, DiskFull, Event, EventRejected, JournalError
+from journal import AtomicWrite, CannotOpen, DiskFull, Event, EventRejected, JournalError, faults
 
 from support import run_python
 
@@ -136,7 +137,12 @@ def test_a_full_disk_fails_the_write_saying_so_and_the_journal_continues_once_fr
         assert "full" in str(exc.value) and "acknowledged" in str(exc.value)
         acked = j.highest_seq("s")
         assert [e.type for e in j.read("s", 1, 1)] == ["before"]  # reads go on
+        # On ext4 a short write reaches us as LMDB's EIO, not ENOSPC: with the disk full, that
+        # is said to be a full disk too (and an EIO with space left is not).
+        eio = lmdb.DiskError("mdb_txn_commit", "Input/output error")
+        assert isinstance(faults.lmdb_error(path, "committing", eio), DiskFull)
         os.unlink(filler)
+        assert not isinstance(faults.lmdb_error(path, "committing", eio), DiskFull)
         r = j.append("s", [Event("after")])  # and so do writes, once there is space
         assert r.last_seq == acked + 1
         assert j.verify().ok
