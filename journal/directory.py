@@ -214,6 +214,12 @@ def lock_for_writing(path: str) -> int:
     except BlockingIOError:
         holder = (os.pread(fd, 64, 0).decode(errors="replace").split() or ["unknown"])[0]
         os.close(fd)
+        if holder == str(os.getpid()):
+            raise JournalLocked(
+                f"journal {path!r} is already open for writing in this process (pid {holder}); a directory has one "
+                "writer, so share that Journal object (PersistentSessionService and MobRuntime.open accept it), "
+                "close it first, or open this one with readonly=True"
+            ) from None
         raise JournalLocked(
             f"journal {path!r} is already open for writing (by process {holder}); only one writer is allowed. "
             "Close the other writer, or open with readonly=True to read alongside it."

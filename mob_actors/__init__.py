@@ -24,6 +24,8 @@ _EXPORTS: dict[str, str] = {
     "AgentError": ".core.errors",
     "CallbackPending": ".core.errors",
     "Conflict": ".core.errors",
+    "CorruptEvent": ".core.errors",
+    "CorruptMobEvent": ".core.errors",
     "Error": ".core.errors",
     "CoreApplyOutput": ".core.model",
     "CreateSessionRequest": ".core.model",
@@ -58,6 +60,7 @@ _EXPORTS: dict[str, str] = {
     "SessionNotFound": ".core.errors",
     "SessionNotRunning": ".core.errors",
     "SessionService": ".sessions.service",
+    "ServiceShutDown": ".core.errors",
     "SessionSummary": ".core.model",
     "StartTurnRequest": ".core.model",
     "StoreError": ".core.errors",
@@ -73,12 +76,15 @@ if TYPE_CHECKING:
     from .core.errors import AgentError as AgentError
     from .core.errors import CallbackPending as CallbackPending
     from .core.errors import Conflict as Conflict
+    from .core.errors import CorruptEvent as CorruptEvent
+    from .core.errors import CorruptMobEvent as CorruptMobEvent
     from .core.errors import Error as Error
     from .core.errors import InvalidRequest as InvalidRequest
     from .core.errors import InvalidTransition as InvalidTransition
     from .core.errors import MobError as MobError
     from .core.errors import PersistenceDisabled as PersistenceDisabled
     from .core.errors import ReplayMismatch as ReplayMismatch
+    from .core.errors import ServiceShutDown as ServiceShutDown
     from .core.errors import SessionBusy as SessionBusy
     from .core.errors import SessionError as SessionError
     from .core.errors import SessionNotFound as SessionNotFound

@@ -112,6 +112,12 @@ class MobSessionPort(Protocol):
         """Be told when a session's actor dies outside any caller's request."""
         ...
 
+    def restore_session(self, session_id: str) -> Session:
+        """Make a stored, not archived session live again as it was, without recording anything
+        (a restart is no change to the session); a discarded one is revived. Raises
+        ``SessionNotFound`` saying why when there is nothing to restore."""
+        ...
+
     def restart_session(self, session_id: str) -> Session:
         """Start a fresh actor for a live session from its journal (after a crash)."""
         ...

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Self
 
 from .model import PendingToolCall
 
@@ -84,6 +84,44 @@ class ReplayMismatch(StoreError):
             session_id=session_id,
         )
         self.seq = seq
+
+
+class CorruptEvent(StoreError):
+    """A stored event decodes but breaks its type's schema (a missing field, a wrong type, an
+    unknown type); ``stream``, ``seq``, ``event_type`` and ``field`` (None when not one field) say
+    which. The session (or mob) it belongs to cannot be rebuilt past it; the others are unaffected.
+    """
+
+    code = "CORRUPT_EVENT"
+
+    def __init__(self, stream: str, seq: int | None, event_type: object, problem: str, field: str | None = None) -> None:
+        where = f"{stream} seq {seq}" if seq is not None else stream
+        super().__init__(
+            f"{where}: the {event_type!r} event is damaged: {problem}; restore the journal from a backup, "
+            "or export what is readable (`mob-replay verify` lists every damaged record)",
+            session_id=stream.partition(":")[2] if stream.startswith("session:") else None,
+        )
+        self.stream = stream
+        self.seq = seq
+        self.event_type = event_type
+        self.field = field
+
+    @classmethod
+    def from_error(cls, stream: str, seq: int | None, event_type: object, error: BaseException) -> Self:
+        """The error for an event whose data made applying it raise ``error`` (a KeyError names the field)."""
+        if isinstance(error, KeyError) and error.args and isinstance(error.args[0], str):
+            return cls(stream, seq, event_type, f"it has no field {error.args[0]!r}", field=error.args[0])
+        problem = str(error) if isinstance(error, Error) else f"{type(error).__name__}: {error}"
+        return cls(stream, seq, event_type, problem)
+
+
+class ServiceShutDown(SessionError):
+    """The session service was shut down: nothing can be read or changed through it any more."""
+
+    code = "SESSION_SERVICE_SHUT_DOWN"
+
+    def __init__(self) -> None:
+        super().__init__("the session service was shut down; create a new service (the journal keeps every session)")
 
 
 class AgentError(SessionError):
@@ -211,3 +249,9 @@ class InvalidTransition(MobError):
         name = getattr(from_state, "name", from_state)
         target = getattr(to_state, "name", to_state)
         super().__init__(f"invalid mob transition {name} -> {target}{': ' + detail if detail else ''}")
+
+
+class CorruptMobEvent(CorruptEvent, MobError):
+    """A mob event that breaks the schema (see :class:`CorruptEvent`): that mob cannot be resumed."""
+
+    code = "CORRUPT_MOB_EVENT"

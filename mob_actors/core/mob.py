@@ -14,8 +14,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import journal.codec
+
 from . import events as ev
-from .errors import MobError
+from .errors import CorruptMobEvent, MobError
+from .values import BadValue, check_optional_text, check_text, clean_dict
+
+#: The longest mob id, in UTF-8 bytes: its stream ``mob:<id>`` must fit the journal's limit.
+MAX_MOB_ID_BYTES = journal.codec.MAX_STREAM_ID_BYTES - len(ev.MOB_STREAM_PREFIX)
 
 
 class MobStatus(str, enum.Enum):  # noqa: UP042 - a StrEnum would change str(status)
@@ -45,9 +51,15 @@ class Profile:
     metadata: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
-        # Stored as a dict (None becomes {}), so a definition read back from the journal equals
-        # the one it was created with.
-        object.__setattr__(self, "metadata", dict(self.metadata or {}))
+        # Checked and stored normalised (None becomes {}, tuples lists), so a definition read back
+        # from the journal equals the one it was created with.
+        try:
+            if not check_text(self.name, "Profile.name"):
+                raise BadValue("Profile.name must not be empty")
+            check_optional_text(self.system_prompt, "Profile.system_prompt")
+            object.__setattr__(self, "metadata", clean_dict(self.metadata, "Profile.metadata"))
+        except BadValue as e:
+            raise MobError(str(e)) from None
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "system_prompt": self.system_prompt, "metadata": dict(self.metadata or {})}
@@ -66,11 +78,16 @@ class MobDefinition:
     wiring: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
-        if not isinstance(self.mob_id, str) or not self.mob_id or "\x00" in self.mob_id:
-            raise MobError(f"mob_id must be a non-empty string without NUL, got {self.mob_id!r}")
+        check_mob_id(self.mob_id)
+        if not isinstance(self.profiles, Mapping):
+            raise MobError(f"MobDefinition.profiles must be a dict of name -> Profile, got {type(self.profiles).__name__}")
         for name, profile in self.profiles.items():
+            if not isinstance(profile, Profile):
+                raise MobError(f"MobDefinition.profiles[{name!r}] must be a Profile, got {type(profile).__name__}")
             if name != profile.name:
                 raise MobError(f"profile key {name!r} differs from its name {profile.name!r}")
+        object.__setattr__(self, "profiles", dict(self.profiles))
+        object.__setattr__(self, "wiring", _wiring(self.wiring))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -86,6 +103,34 @@ class MobDefinition:
             {name: Profile.from_dict(p) for name, p in d["profiles"].items()},
             tuple((a, b) for a, b in d.get("wiring", ())),
         )
+
+
+def check_mob_id(mob_id: object) -> str:
+    """``mob_id`` if it can name a mob (a non-empty str without NUL that fits a journal stream id)."""
+    try:
+        if not check_text(mob_id, "mob_id") or "\x00" in mob_id:  # type: ignore[operator]
+            raise BadValue(f"mob_id must be a non-empty string without NUL, got {mob_id!r}")
+    except BadValue as e:
+        raise MobError(str(e)) from None
+    assert isinstance(mob_id, str)
+    size = len(mob_id.encode("utf-8"))
+    if size > MAX_MOB_ID_BYTES:
+        raise MobError(f"mob_id is {size} bytes of UTF-8; a mob id may have at most {MAX_MOB_ID_BYTES}")
+    return mob_id
+
+
+def _wiring(pairs: object) -> tuple[tuple[str, str], ...]:
+    """The definition's wiring as a tuple of pairs of two different member ids."""
+    if not isinstance(pairs, (tuple, list)):
+        raise MobError(f"MobDefinition.wiring must be a tuple of (member, member) pairs, got {type(pairs).__name__}")
+    out = []
+    for pair in pairs:
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2 or not all(isinstance(m, str) and m for m in pair):
+            raise MobError(f"MobDefinition.wiring: {pair!r} is not a pair of two member ids")
+        if pair[0] == pair[1]:
+            raise MobError(f"MobDefinition.wiring: cannot wire member {pair[0]!r} to itself")
+        out.append((pair[0], pair[1]))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -112,8 +157,25 @@ class MobState:
     updated_at_ms: int = 0
 
 
+#: What applying a damaged but decodable mob event raises; evolve_mob turns it into CorruptMobEvent.
+_SCHEMA_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, MobError)
+
+
 def evolve_mob(state: MobState, event: Any) -> MobState:
-    """Apply one mob event (anything with ``type`` and ``data``)."""
+    """Apply one mob event (anything with ``type`` and ``data``).
+
+    A stored event that breaks its type's schema, or of a type this version does not know,
+    raises :class:`~mob_actors.CorruptMobEvent` naming the stream, seq and field.
+    """
+    try:
+        return _evolve_mob(state, event)
+    except _SCHEMA_ERRORS as e:
+        stream = getattr(event, "stream_id", None) or ev.mob_stream(state.mob_id)
+        seq = getattr(event, "seq", None) or state.seq + 1
+        raise CorruptMobEvent.from_error(stream, seq, event.type, e) from e
+
+
+def _evolve_mob(state: MobState, event: Any) -> MobState:
     d = event.data
     roster = state.roster
     match event.type:
@@ -151,8 +213,8 @@ def evolve_mob(state: MobState, event: Any) -> MobState:
             state = replace(state, roster={}, status=MobStatus.RUNNING, epoch=state.epoch + 1)
         case ev.MOB_DESTROYED.name:
             state = replace(state, roster={}, status=MobStatus.DESTROYED)
-        case other:
-            raise MobError(f"mob {state.mob_id} seq {state.seq + 1}: unknown event type {other!r}")
+        case _:
+            raise MobError("it is not a mob event type this version knows")
     return replace(state, seq=state.seq + 1, updated_at_ms=d.get("at_ms", state.updated_at_ms))
 
 

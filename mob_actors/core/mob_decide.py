@@ -38,6 +38,7 @@ from . import events as ev
 from .errors import InvalidTransition, MobError
 from .mob import MobDefinition, MobState, MobStatus, RosterEntry
 from .model import CreateSessionRequest, MobBinding
+from .values import BadValue, check_text, clean_dict
 
 PERSISTENT_CONTRACT = "session_service must satisfy persistent-session contract (REQ-MOB-030)"
 
@@ -167,26 +168,26 @@ def decide(state: MobState, command: MobCommand, broken: Mapping[str, str] = NON
             return [ev.PEERS_UNWIRED(a=a, b=b, at_ms=at_ms)] if b in state.roster[a].wired_to else []
         case Stop(at_ms):
             if state.status is not MobStatus.RUNNING:
-                raise InvalidTransition(state.status, MobStatus.STOPPED)
+                raise InvalidTransition(state.status, MobStatus.STOPPED, _NEXT_STEP.get(state.status, ""))
             return [ev.MOB_STOPPED(at_ms=at_ms)]
         case Resume(at_ms, durable_sessions, allow_ephemeral):
             if state.status is not MobStatus.STOPPED:
-                raise InvalidTransition(state.status, MobStatus.RUNNING)
+                raise InvalidTransition(state.status, MobStatus.RUNNING, _RESUME_HINT.get(state.status, _NEXT_STEP.get(state.status, "")))
             require_persistent(durable_sessions, allow_ephemeral)
             return [ev.MOB_RESUMED(at_ms=at_ms)]
         case Complete(at_ms):
             if state.status not in (MobStatus.RUNNING, MobStatus.STOPPED):
-                raise InvalidTransition(state.status, MobStatus.COMPLETED)
+                raise InvalidTransition(state.status, MobStatus.COMPLETED, _NEXT_STEP.get(state.status, ""))
             return [*_retire_all(state, at_ms), ev.MOB_COMPLETED(at_ms=at_ms)]
         case Reset(at_ms):
             if state.status in (MobStatus.DESTROYED, MobStatus.CREATING):
-                raise InvalidTransition(state.status, MobStatus.RUNNING, "reset")
+                raise InvalidTransition(state.status, MobStatus.RUNNING, f"reset; {_NEXT_STEP[state.status]}")
             definition = _definition(state)
             # The new epoch repeats the definition, so a reader of it alone knows the mob.
             return [*_retire_all(state, at_ms), ev.MOB_CREATED(definition=definition.to_dict(), at_ms=at_ms), ev.MOB_RESET(at_ms=at_ms)]
         case Destroy(at_ms):
             if state.status is MobStatus.DESTROYED:
-                raise InvalidTransition(state.status, MobStatus.DESTROYED)
+                raise InvalidTransition(state.status, MobStatus.DESTROYED, _NEXT_STEP[state.status])
             return [*_retire_all(state, at_ms), ev.MOB_DESTROYED(at_ms=at_ms)]
     raise MobError(f"not a mob command: {command!r}")
 
@@ -201,7 +202,7 @@ def check_turn(state: MobState, member_id: str, broken: Mapping[str, str] = NONE
 
 
 def require_persistent(durable_sessions: bool, allow_ephemeral: bool) -> None:
-    """Mobs need sessions that survive a restart (REQ-MOB-030), unless the host allows otherwise."""
+    """Mobs need sessions that survive a restart, unless the host allows otherwise."""
     if not durable_sessions and not allow_ephemeral:
         raise MobError(f"{PERSISTENT_CONTRACT}; pass allow_ephemeral_sessions=True to run mobs on memory-only sessions")
 
@@ -235,14 +236,20 @@ def _spawn(state: MobState, cmd: Spawn) -> list[journal.Event]:
     _require(state, MobStatus.RUNNING, action="spawn")
     definition = _definition(state)
     member_id = cmd.member_id
-    if not isinstance(member_id, str) or not member_id or "/" in member_id:
-        raise MobError(f"member_id must be a non-empty string without '/', got {member_id!r}")
+    try:
+        if not isinstance(member_id, str) or not member_id or "/" in member_id:
+            raise BadValue(f"member_id must be a non-empty string without '/', got {member_id!r}")
+        check_text(member_id, "member_id")
+        check_text(cmd.profile, "profile")
+        host_labels = clean_dict(cmd.labels, "labels")
+    except BadValue as e:
+        raise MobError(f"spawn in mob {state.mob_id!r}: {e}") from None
     if member_id in state.roster:
         raise MobError(f"mob {state.mob_id!r} already has a member {member_id!r}; retire it first")
     if cmd.profile not in definition.profiles:
         raise MobError(f"mob {state.mob_id!r} has no profile {cmd.profile!r} (it has {sorted(definition.profiles)})")
     # Standard labels override the host's: they are how a session is recognised as a member.
-    labels = {**(cmd.labels or {}), "mob_id": state.mob_id, "role": cmd.profile, "member_id": member_id}
+    labels = {**host_labels, "mob_id": state.mob_id, "role": cmd.profile, "member_id": member_id}
     events = [ev.MEMBER_SPAWNED(member_id=member_id, profile=cmd.profile, session_id=cmd.session_id, labels=labels, at_ms=cmd.at_ms)]
     # The definition's wiring applies as soon as both ends are members, whichever spawns first.
     for a, b in definition.wiring:
@@ -266,9 +273,23 @@ def _retire_all(state: MobState, at_ms: int) -> list[journal.Event]:
     return [ev.MEMBER_RETIRED(member_id=m, at_ms=at_ms) for m in state.roster]
 
 
+#: What to do next when a mob's status refuses a command (said in the error).
+_NEXT_STEP: Mapping[MobStatus, str] = types.MappingProxyType({
+    MobStatus.CREATING: "the mob has no mob_created event yet; create it with runtime.create_mob()",
+    MobStatus.RUNNING: "the mob is running",
+    MobStatus.STOPPED: "call resume() first",
+    MobStatus.COMPLETED: "the mob is completed; reset() starts a new epoch with the same definition",
+    MobStatus.DESTROYED: "the mob was destroyed; create it again with runtime.create_mob()",
+})
+_RESUME_HINT: Mapping[MobStatus, str] = types.MappingProxyType({
+    MobStatus.RUNNING: "the mob is already running",
+    MobStatus.COMPLETED: "a completed mob does not resume; reset() starts a new epoch with the same definition (and no members)",
+})
+
+
 def _require(state: MobState, status: MobStatus, action: str) -> None:
     if state.status is not status:
-        raise InvalidTransition(state.status, status, f"cannot {action} while {state.status.value}")
+        raise InvalidTransition(state.status, status, f"cannot {action} while {state.status.value}; {_NEXT_STEP[state.status]}")
 
 
 def _definition(state: MobState) -> MobDefinition:

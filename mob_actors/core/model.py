@@ -96,6 +96,8 @@ class SessionSummary:
     labels: dict[str, Any]
     binding: MobBinding | None
     is_live: bool
+    #: Why the session cannot be read (its stored events are damaged); None for a healthy one.
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -281,7 +283,23 @@ class Cancellation(Protocol):
 
 
 class TurnContext:
-    """What an agent gets for one turn: the session (a copy), the request, ``emit`` and ``cancelled``."""
+    """What an agent gets for one turn (``Agent.run_turn(ctx)``).
+
+    Attributes:
+        session: a copy of the :class:`Session` as the turn starts: ``messages`` is the whole
+            conversation so far, with any staged system context already appended, but not this
+            turn's user message; ``metadata``, ``labels`` and ``binding`` as stored. Changing it
+            changes nothing stored.
+        request: the :class:`StartTurnRequest`: ``prompt`` (the user message),
+            ``additional_instructions`` (prepended to it as ``[SYSTEM NOTICE: ...]``) and
+            ``system_prompt`` (a deferred session's first turn only). Already checked.
+        cancelled: set when ``interrupt()`` cancels the turn (``is_set()``, ``wait(timeout)``);
+            an agent should stop soon after, and nothing of an interrupted turn is recorded.
+
+    :meth:`emit` streams progress to the session's subscribers. What the agent returns
+    (:class:`TurnOutcome`) is checked like any stored data: JSON-like values, no NaN, at most
+    ``mob_actors.core.values.MAX_DEPTH`` levels deep.
+    """
 
     def __init__(self, session: Session, request: StartTurnRequest, emit: Callable[[str, dict[str, Any]], None], cancelled: Cancellation) -> None:
         self.session = session

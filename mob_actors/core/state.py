@@ -17,8 +17,8 @@ from typing import Any, Protocol
 
 from . import events as ev
 from .digest import RunningDigest
+from .errors import CorruptEvent, StoreError
 from .errors import ReplayMismatch as ReplayMismatch  # ReplayMismatch: its old home
-from .errors import StoreError
 from .model import InputState, MobBinding, Session
 
 SNAPSHOT_FORMAT = 1
@@ -52,6 +52,7 @@ class SessionState:
     binding: MobBinding | None = None
     updated_at_ms: int = 0
     archived: bool = False
+    discarded: bool = False  # its live actor was dropped (until revived)
     deferred: bool = True  # no turn applied yet
     usage: dict[str, Any] = field(default_factory=dict)  # totals over all turns
     run_sequences: dict[str, int] = field(default_factory=dict)  # run_id -> applies so far
@@ -130,7 +131,7 @@ class SessionState:
 
     def to_snapshot(self) -> dict[str, Any]:
         """A msgpack-encodable dict; the running digest is rebuilt from the messages on load."""
-        return {
+        snapshot: dict[str, Any] = {
             "format": SNAPSHOT_FORMAT,
             "id": self.id,
             "created_at_ms": self.created_at_ms,
@@ -150,6 +151,9 @@ class SessionState:
             "staged_context": self.staged_context,
             "checkpoint_seq": self.checkpoint_seq,
         }
+        if self.discarded:  # only then: snapshots written before the field existed compare equal
+            snapshot["discarded"] = True
+        return snapshot
 
     @classmethod
     def from_snapshot(cls, d: dict[str, Any]) -> SessionState:
@@ -181,12 +185,44 @@ def _on(event_type: ev.EventType) -> Callable[[Evolver], Evolver]:
     return register
 
 
+#: What applying a damaged but decodable event raises (a missing field, a wrong type, data that is
+#: not JSON, nesting too deep for the digest); evolve turns each into a CorruptEvent naming it.
+_SCHEMA_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError)
+
+
 def evolve(state: SessionState | None, event: EventLike) -> SessionState:
-    """Apply one session event and return the new state (``None`` before ``session_created``)."""
+    """Apply one session event and return the new state (``None`` before ``session_created``).
+
+    A stored event that breaks its type's schema raises :class:`CorruptEvent` (stream, seq, field).
+    """
+    try:
+        return _evolve(state, event)
+    except (_Damaged, *_SCHEMA_ERRORS) as e:
+        session_id = state.id if state is not None else _created_id(event)
+        seq = getattr(event, "seq", None) or (state.seq + 1 if state is not None else 1)
+        stream = getattr(event, "stream_id", None) or ev.session_stream(session_id)
+        if isinstance(e, _Damaged):
+            raise CorruptEvent(stream, seq, event.type, str(e)) from None
+        raise CorruptEvent.from_error(stream, seq, event.type, e) from e
+
+
+class _Damaged(Exception):
+    """Raised inside evolve for an event that is out of place; evolve adds where it is."""
+
+
+def _created_id(event: EventLike) -> str:
+    data = event.data
+    session_id = data.get("session_id") if isinstance(data, dict) else None
+    return session_id if isinstance(session_id, str) else "?"
+
+
+def _evolve(state: SessionState | None, event: EventLike) -> SessionState:
     data = event.data
     if event.type == ev.SESSION_CREATED.name:
         if state is not None:
-            raise StoreError(f"session {state.id}: a second session_created event at seq {state.seq + 1}")
+            raise _Damaged("a second session_created event in the stream")
+        if not isinstance(data["session_id"], str) or not isinstance(data["created_at_ms"], int):
+            raise _Damaged("session_id must be a str and created_at_ms an int")
         state = SessionState(
             id=data["session_id"],
             created_at_ms=data["created_at_ms"],
@@ -200,21 +236,22 @@ def evolve(state: SessionState | None, event: EventLike) -> SessionState:
         state.seq = 1
         return state
     if state is None:
-        raise StoreError(f"the stream starts with a {event.type!r} event, not session_created")
+        raise _Damaged("the stream starts with it, not with session_created")
     fn = _EVOLVERS.get(event.type)
     if fn is None:
-        raise StoreError(f"session {state.id} seq {state.seq + 1}: unknown event type {event.type!r}")
+        raise _Damaged("it is not a session event type this version knows")
     seq = state.seq + 1
     fn(state, data, seq)
-    state.seq = seq
     if "at_ms" in data:
         state.updated_at_ms = data["at_ms"]
+    state.seq = seq  # last: a damaged event leaves seq at the one before it (its error names it)
     return state
 
 
 @_on(ev.SESSION_REVIVED)
 def _revived(state: SessionState, data: dict[str, Any], seq: int) -> None:
     state.archived = False
+    state.discarded = False
 
 
 @_on(ev.TURN_APPLIED)
@@ -228,6 +265,8 @@ def _turn_applied(state: SessionState, data: dict[str, Any], seq: int) -> None:
         else:
             state.messages = [system, *state.messages]
         state.digest = RunningDigest(state.messages)
+    if type(data["messages"]) is not list:
+        raise _Damaged(f"its messages are a {type(data['messages']).__name__}, not a list")
     state.messages.extend(data["messages"])
     state.digest.extend(data["messages"])
     # The turn's messages begin with the staged context it consumed (a prefix of staged_context;
@@ -276,7 +315,7 @@ def _checkpointed(state: SessionState, data: dict[str, Any], seq: int) -> None:
 
 @_on(ev.DISCARDED)
 def _discarded(state: SessionState, data: dict[str, Any], seq: int) -> None:
-    pass  # the live actor goes away; the state does not change
+    state.discarded = True  # the live actor goes away; the conversation does not change
 
 
 @_on(ev.ARCHIVED)

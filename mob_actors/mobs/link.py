@@ -29,12 +29,15 @@ class SupervisorLink:
         self.mob_id = mob_id
         self._ref = ref
         self._proxy = ref.proxy()
+        self.destroyed = False  # set once the mob was destroyed: calls then say so
 
     def ask(self, method: Callable[Concatenate[MobSupervisor, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``method`` on the supervisor's thread and wait for its result (or its error)."""
         try:
             result: T = getattr(self._proxy, method.__name__)(*args, **kwargs).get(timeout=ASK_TIMEOUT_S)
         except pykka.ActorDeadError:
+            if self.destroyed:
+                raise MobError(f"mob {self.mob_id!r} was destroyed; create it again with runtime.create_mob()") from None
             raise MobError(f"mob {self.mob_id!r} is no longer running (destroyed, or the runtime was closed)") from None
         return result
 

@@ -12,7 +12,7 @@ import journal
 from ..contract import MobSessionPort
 from ..core import events as ev
 from ..core import mob_decide as rules
-from ..core.errors import MobError
+from ..core.errors import CorruptMobEvent, MobError, SessionError
 from ..core.mob import Member, MobDefinition, MobState, MobStatus, fold_mob
 from ..core.model import Agent, RunApplyBoundary, RunResult, StartTurnRequest
 from ..sessions.service import PersistentSessionService, result_of
@@ -26,8 +26,12 @@ log = logging.getLogger(__name__)
 class MobHandle:
     """Operations on one mob. Calls go to the mob's supervisor actor; turns run on the caller's thread.
 
-    Got from :meth:`MobRuntime.create_mob` or :meth:`MobRuntime.mob`; it stops working once the
-    mob is destroyed or the runtime is closed (calls then raise :class:`MobError`).
+    Got from :meth:`MobRuntime.create_mob` or :meth:`MobRuntime.mob`. Every member is a session
+    of the runtime's session service, bound to the mob (``Session.binding``). Which call each
+    status allows is the table in :mod:`mob_actors.core.mob_decide`; a call the status refuses
+    raises :class:`InvalidTransition` saying what to do instead. After :meth:`destroy` only
+    :meth:`status` (``DESTROYED``) and :meth:`events` still answer; after the runtime is closed
+    every call raises :class:`MobError`.
     """
 
     def __init__(self, runtime: MobRuntime, mob_id: str, supervisor: SupervisorLink, on_destroyed: Callable[[str], None]) -> None:
@@ -40,7 +44,9 @@ class MobHandle:
         return f"<MobHandle {self.mob_id!r}>"
 
     def status(self) -> MobStatus:
-        """The mob's status."""
+        """The mob's status: RUNNING, STOPPED, COMPLETED, or DESTROYED once :meth:`destroy` ran."""
+        if self._sup.destroyed:
+            return MobStatus.DESTROYED
         return self._sup.ask(MobSupervisor.status)
 
     def state(self) -> MobState:
@@ -48,13 +54,13 @@ class MobHandle:
         return self._sup.ask(MobSupervisor.mob_state)
 
     def definition(self) -> MobDefinition:
-        """The mob's definition (its latest ``mob_created``)."""
+        """The mob's definition (its latest ``mob_created``): profiles and wiring."""
         state = self._sup.ask(MobSupervisor.mob_state)
         assert state.definition is not None
         return state.definition
 
     def members(self) -> list[Member]:
-        """Every member with its runtime state, in the order they joined."""
+        """Every member with its runtime state (ACTIVE, RETIRING or BROKEN with the reason), in the order they joined."""
         return self._sup.ask(MobSupervisor.members)
 
     def member(self, member_id: str) -> Member:
@@ -65,26 +71,37 @@ class MobHandle:
         raise MobError(f"mob {self.mob_id!r} has no member {member_id!r}")
 
     def spawn(self, member_id: str, profile: str, *, initial_prompt: str | None = None, labels: dict[str, Any] | None = None) -> Member:
-        """Add a member with a new session bound to this mob; run ``initial_prompt`` as its first turn."""
+        """Add member ``member_id`` with a new session of ``profile`` (its system prompt and
+        metadata), bound to this mob and labelled with ``labels`` plus ``mob_id``/``role``/``member_id``.
+
+        The definition's wiring to members already there applies at once. ``initial_prompt`` runs
+        as the member's first turn (see :meth:`turn`). Only while RUNNING; a member id in use
+        must be retired first. Then: :meth:`turn`, :meth:`wire`, :meth:`retire`.
+        """
         member = self._sup.ask(MobSupervisor.spawn, member_id, profile, labels)
         if initial_prompt is not None:
             self.turn(member_id, initial_prompt)
         return member
 
     def retire(self, member_id: str) -> None:
-        """Remove a member and archive its session (a member that is gone is no error)."""
+        """Remove a member from the roster (and its wires), then archive its session: its history
+        stays readable, it is no longer live. Allowed in any status; a member that is gone is no
+        error. The member id can then be spawned again, with a new session."""
         self._sup.ask(MobSupervisor.retire, member_id)
 
     def wire(self, a: str, b: str) -> None:
-        """Wire two members to each other."""
+        """Wire two members to each other (symmetric, recorded once). Both must be members and not
+        BROKEN; only while RUNNING. Undo it with :meth:`unwire`; retiring either end removes it."""
         self._sup.ask(MobSupervisor.wire, a, b)
 
     def unwire(self, a: str, b: str) -> None:
-        """Remove the wire between two members."""
+        """Remove the wire between two members (nothing is recorded if there is none); only while RUNNING."""
         self._sup.ask(MobSupervisor.unwire, a, b)
 
     def turn(self, member_id: str, prompt: str, *, request_id: str | None = None) -> RunResult:
-        """Run a turn of a member's session (durable when it returns).
+        """Run one turn of a member's session through the agent and return its result once it is
+        durable. Only while RUNNING and for a member that is not BROKEN; a stopped mob says to
+        call :meth:`resume`. A turn running when :meth:`stop` is called is interrupted.
 
         With a ``request_id`` (it becomes the turn's run id) the turn is applied at most once: a
         repeat after a timeout or a host's failover returns the committed turn's result and does
@@ -101,28 +118,41 @@ class MobHandle:
             admissions.done()
 
     def stop(self) -> None:
-        """Interrupt running turns and cancel checkpoints; the sessions stay live. :meth:`resume` follows."""
+        """Pause the mob: interrupt its running turns, cancel its members' checkpoints, and refuse
+        turns, spawns and wiring until :meth:`resume`. The member sessions stay live and nothing
+        is lost; a runtime opened later keeps the mob stopped. Then: :meth:`resume`,
+        :meth:`complete`, :meth:`reset`, :meth:`destroy`."""
         self._sup.ask(MobSupervisor.stop)
 
     def resume(self) -> None:
-        """Run a stopped mob again (its members' sessions are reconciled first)."""
+        """Run a stopped mob again: rearm its checkpoints and reconcile its sessions with the
+        roster first (missing members restored from the journal without an agent call, orphans
+        archived, members that cannot be restored marked BROKEN). Only from STOPPED; a completed
+        mob is started again with :meth:`reset` instead."""
         self._sup.ask(MobSupervisor.resume, self._runtime.allow_ephemeral_sessions)
 
     def complete(self) -> None:
-        """Retire every member and mark the mob completed; :meth:`reset` or :meth:`destroy` may follow."""
+        """Finish the mob: retire every member (each session archived, history kept) and mark it
+        COMPLETED. From RUNNING or STOPPED. Then only :meth:`reset` (a new epoch),
+        :meth:`destroy` or :meth:`retire` (a no-op) are allowed."""
         self._sup.ask(MobSupervisor.complete)
 
     def reset(self) -> None:
-        """Retire every member and start a new epoch, running, with the same definition."""
+        """Start a new epoch: retire every member (sessions archived, history kept) and run again
+        with the same definition and an empty roster. From RUNNING, STOPPED or COMPLETED; then
+        spawn the new members. The earlier epochs stay in :meth:`events`."""
         self._sup.ask(MobSupervisor.reset)
 
     def destroy(self) -> None:
-        """Retire every member, end the mob and delete its events; the handle stops working."""
+        """End the mob for good: retire every member (sessions archived, their history kept),
+        record the end and delete the mob's own events. This handle then answers only
+        :meth:`status` (DESTROYED); the mob id can be used for a new mob with ``create_mob``."""
         self._sup.ask(MobSupervisor.destroy)
+        self._sup.destroyed = True
         self._on_destroyed(self.mob_id)
 
     def events(self) -> list[journal.RecordedEvent]:
-        """The mob's own event history (empty once destroyed)."""
+        """The mob's own event history, every epoch (empty once destroyed); sessions' events are in their own streams."""
         return list(self._runtime.journal.read(ev.mob_stream(self.mob_id)))
 
 
@@ -178,7 +208,13 @@ class MobRuntime:
                 continue
             if not history:
                 continue  # destroyed: its events were deleted
-            state = fold_mob(mob_id, history)
+            try:
+                state = fold_mob(mob_id, history)
+            except CorruptMobEvent as e:
+                # One damaged mob stays closed (runtime.mob() says why); the others open.
+                self._unresumable[mob_id] = str(e)
+                log.error("mob %s cannot be resumed: %s", mob_id, e)
+                continue
             if state.status is MobStatus.DESTROYED:
                 continue
             if state.definition is None:
@@ -186,7 +222,13 @@ class MobRuntime:
                 log.error("mob %s cannot be resumed: no mob_created event", mob_id)
                 continue
             check_persistent(self.service, self.allow_ephemeral_sessions)
-            self._start(state, info.highest_seq).ask(MobSupervisor.recover)
+            link = self._start(state, info.highest_seq)
+            try:
+                link.ask(MobSupervisor.recover)
+            except (MobError, SessionError) as e:
+                self._forget(mob_id)
+                self._unresumable[mob_id] = f"restoring it failed: {e}"
+                log.error("mob %s cannot be resumed: %s", mob_id, e)
 
     def _start(self, state: MobState, stream_seq: int) -> SupervisorLink:
         mob_id = state.mob_id
@@ -230,8 +272,15 @@ class MobRuntime:
         return handle
 
     def list_mobs(self) -> list[MobHandle]:
-        """The handles of every mob this runtime runs, by mob id."""
+        """The handles of every mob this runtime runs, by mob id (see :meth:`unresumable_mobs` for the others)."""
+        self._check_open()
         return [self._mobs[m] for m in sorted(self._mobs)]
+
+    def unresumable_mobs(self) -> dict[str, str]:
+        """The mobs in the journal that this runtime could not bring back, each with the reason
+        (damaged events, say); the other mobs run normally. :meth:`mob` raises that reason too."""
+        self._check_open()
+        return dict(self._unresumable)
 
     def _forget(self, mob_id: str) -> None:
         self._mobs.pop(mob_id, None)

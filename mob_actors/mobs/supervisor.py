@@ -31,7 +31,7 @@ from ..core.errors import MobError, SessionError, SessionNotFound, SessionNotRun
 from ..core.ids import new_id
 from ..core.mob import Member, MemberState, MobState, MobStatus, evolve_mob
 from ..core.mob_decide import PERSISTENT_CONTRACT as PERSISTENT_CONTRACT
-from ..core.model import CreateSessionRequest, MobBinding
+from ..core.model import MobBinding
 from .admissions import TurnAdmissions
 
 log = logging.getLogger(__name__)
@@ -218,9 +218,10 @@ class MobSupervisor(pykka.ThreadingActor):
         if error is not None:
             return error
         try:
-            self.service.create_session(CreateSessionRequest(session_id=session_id))
+            # Restored, not revived: after a restart the session did not change, so nothing is recorded.
+            self.service.restore_session(session_id)
         except SessionError as e:
-            return f"cannot revive session '{session_id}': {e}"
+            return f"cannot restore session '{session_id}': {e}"
         return None
 
     def _binding_error(self, member_id: str, session_id: str, profile: str, binding: MobBinding | None) -> str | None:

@@ -9,12 +9,16 @@ listed only if the store keeps them (the persistent service).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 from collections.abc import Callable, Collection
 
+from ..core.errors import StoreError
 from ..core.model import SessionSummary
 from ..core.state import SessionState
 from .store import SessionStore
+
+log = logging.getLogger(__name__)
 
 
 def summary(state: SessionState, is_live: bool) -> SessionSummary:
@@ -73,7 +77,13 @@ class Catalogue:
         for session_id in dict.fromkeys([*self._store.session_ids(), *live_ids]):
             state = self._live_view(session_id)
             if state is None:
-                state = self._store.recover(session_id)
+                try:
+                    state = self._store.recover(session_id)
+                except StoreError as e:
+                    # Listed with its error: one damaged session must not hide all the others.
+                    log.warning("session %s cannot be read: %s", session_id, e)
+                    rows[session_id] = SessionSummary(session_id, 0, 0, 0, {}, None, False, error=str(e))
+                    continue
             if state is not None and not state.archived:
                 rows[session_id] = summary(state, session_id in live_ids)
         with self._lock:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..core import requests
 from ..core.errors import SessionNotFound
 from ..core.model import CoreApplyOutput, InputState, RunApplyBoundary, StartTurnRequest
 from ..core.state import SessionState
@@ -29,7 +30,8 @@ class SessionsLedgerPort:
         self._apply = apply
 
     def accept_input(self, session_id: str, input_id: str, content: str) -> InputState:
-        """Ask the live session's actor to record the input."""
+        """Ask the live session's actor to record the input (its content checked first)."""
+        content = requests.text_arg(content, "content", session_id)
         accepted: InputState = self._residency.ask(self._residency.require(session_id), AcceptInput(input_id, content))
         return accepted
 

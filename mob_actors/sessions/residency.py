@@ -57,8 +57,10 @@ class Residency:
     def __init__(
         self, store: SessionStore, *, max_resident: int | None,
         on_publish: Callable[[SessionState], None], on_failure: Callable[[str, BaseException], None],
+        not_live: Callable[[str], SessionError] | None = None,
     ) -> None:
         self._store = store
+        self._not_live = not_live  # the error for a session that is not live (the service says why)
         self._max_resident = check_max_resident(max_resident)
         self._on_publish = on_publish
         self._on_failure = on_failure
@@ -73,9 +75,11 @@ class Residency:
         return self._live.get(session_id)
 
     def require(self, session_id: str) -> LiveSession:
-        """The live session, or ``SessionNotFound``."""
+        """The live session, or ``SessionNotFound`` (saying why, when the service can tell)."""
         live = self._live.get(session_id)
         if live is None:
+            if self._not_live is not None:
+                raise self._not_live(session_id)
             raise SessionNotFound(session_id, "it is not live (unknown, archived or discarded)")
         return live
 

@@ -23,15 +23,17 @@ import pykka
 import journal
 
 from ..contract import ContextOutcome, FailureListener, MobSessionPort, MobSessionService
-from ..core import decide
+from ..core import decide, requests
 from ..core.errors import (
     AgentError,
     CallbackPending,
     Conflict,
     InvalidRequest,
+    ServiceShutDown,
     SessionError,
     SessionNotFound,
     SessionNotRunning,
+    StoreError,
     StreamNotFound,
 )
 from ..core.events import now_ms, register_upcasters
@@ -76,7 +78,9 @@ class SessionService:
     def __init__(self, agent: Agent, store: SessionStore, *, max_resident: int | None) -> None:
         self._agent = agent
         self._store = store
-        self._residency = Residency(store, max_resident=max_resident, on_publish=self._published, on_failure=self._actor_failed)
+        self._residency = Residency(
+            store, max_resident=max_resident, on_publish=self._published, on_failure=self._actor_failed, not_live=self._not_live
+        )
         self._catalogue = Catalogue(store, self._live_view)
         self._adapter = RuntimeAdapter(SessionsLedgerPort(self._residency, store, self._state_for_read, self.apply_runtime_turn))
         self._failure_listeners: list[FailureListener] = []
@@ -86,7 +90,9 @@ class SessionService:
     # -- the MobSessionService flags ---------------------------------------------------------
 
     def supports_persistent_sessions(self) -> bool:
-        """Whether this service satisfies the persistent-session contract (REQ-MOB-030)."""
+        """True when sessions outlive the process: they are kept in a journal and come back after
+        a restart (the persistent service). Mobs need this unless the runtime is opened with
+        ``allow_ephemeral_sessions=True``."""
         return self._store.durable
 
     def runtime_adapter(self) -> RuntimeAdapter:
@@ -99,9 +105,11 @@ class SessionService:
         """Create a session (or revive one with durable history); run ``initial_prompt`` if given.
 
         If the initial turn fails, the session still exists (deferred) and the error's
-        ``session_id`` names it, so the turn can be retried with :meth:`start_turn`.
+        ``session_id`` names it, so the turn can be retried with :meth:`start_turn`. A malformed
+        request (wrong types, NaN, nesting deeper than the limit) raises ``InvalidRequest``.
         """
         self._check_open()
+        req = requests.create_request(req)
         if req.session_id is not None:
             session_id = self._valid_id(req.session_id)
             revived = self._revive(session_id, req)
@@ -143,12 +151,33 @@ class SessionService:
                 "revive it without a binding or with the stored one",
                 session_id=session_id,
             )
+        return self._make_live(state, record=True)
+
+    def restore_session(self, session_id: str) -> Session:
+        """Make a stored session live again as it was, recording nothing, and return it.
+
+        For a host that brings its sessions back after a restart (the mob runtime restores its
+        members this way): the session did not change, so no event is written, unless it had
+        been discarded, which is then recorded as revived. An archived or unknown session raises
+        ``SessionNotFound`` saying which; a live one is just read.
+        """
+        self._check_open()
+        session_id = self._valid_id(session_id)
+        if session_id in self._residency:
+            return self.read(session_id)
+        state = self._store.recover(session_id)
+        if state is None or state.archived:
+            raise self._not_live(session_id)
+        return self._make_live(state, record=state.discarded)
+
+    def _make_live(self, state: SessionState, *, record: bool) -> Session:
         with self._residency.lock:
-            if session_id in self._residency:
-                return self.read(session_id)
+            if state.id in self._residency:
+                return self.read(state.id)
             live = self._residency.add(state)
-        self._residency.ask(live, Record(decide.revive))
-        return self.read(session_id)
+        if record:
+            self._residency.ask(live, Record(decide.revive))
+        return self.read(state.id)
 
     # -- turns -------------------------------------------------------------------------------
 
@@ -169,6 +198,10 @@ class SessionService:
         results and raises ``Conflict`` instead.
         """
         self._check_open()
+        # Every argument is checked before the agent runs: a bad one must not cost an agent call.
+        req = requests.turn_request(req, session_id)
+        run_id = requests.run_id(run_id, session_id)
+        contributing_input_ids = requests.input_ids(contributing_input_ids, session_id)
         try:
             boundary = RunApplyBoundary(boundary)
         except ValueError:
@@ -193,6 +226,7 @@ class SessionService:
 
     def interrupt(self, session_id: str) -> None:
         """Cancel the running turn (its agent sees ``ctx.cancelled``); ``SessionNotRunning`` if idle."""
+        self._check_open()
         cancel = self._residency.require(session_id).cancel
         if cancel is None:
             raise SessionNotRunning(session_id)
@@ -202,10 +236,12 @@ class SessionService:
 
     def read(self, session_id: str) -> Session:
         """The session as last committed (never waits for a running turn)."""
+        self._check_open()
         return self._state_for_read(session_id).to_session()
 
     def read_history(self, session_id: str, offset: int = 0, limit: int | None = None) -> HistoryPage:
         """A page of the session's messages (archived ones too, if the store keeps their history)."""
+        self._check_open()
         if offset < 0 or (limit is not None and limit < 0):
             raise InvalidRequest("offset and limit must be >= 0", session_id=session_id)
         messages = self._state_for_read(session_id, history=True).messages
@@ -223,11 +259,16 @@ class SessionService:
         return self._residency.ids()
 
     def list_sessions(self) -> list[SessionSummary]:
-        """Every session that is not archived (live or, if the store keeps them, only stored), oldest first."""
+        """Every session that is not archived (live or, if the store keeps them, only stored), oldest first.
+
+        A stored session whose events are damaged is listed with its ``error`` (the others are not affected).
+        """
+        self._check_open()
         return self._catalogue.rows(frozenset(self._residency.ids()))
 
     def subscribe_session_events(self, session_id: str) -> EventStream:
         """A stream of a live session's events from now on; ``StreamNotFound`` if not live."""
+        self._check_open()
         live = self._residency.get(session_id)
         if live is None:
             raise StreamNotFound(f"session {session_id}", session_id=session_id)
@@ -235,6 +276,7 @@ class SessionService:
 
     def load_persisted_session(self, session_id: str) -> Session | None:
         """The durable state (newest snapshot plus later events); None if never persisted, archived or ephemeral."""
+        self._check_open()
         state = self._durable_state(session_id)
         return None if state is None or state.archived else state.to_session()
 
@@ -242,6 +284,7 @@ class SessionService:
 
     def archive(self, session_id: str) -> None:
         """Archive: hidden from lists, no longer live; a persistent service keeps its history."""
+        self._check_open()
         live = self._residency.get(session_id)
         if live is None:
             self._archive_stored(session_id)
@@ -255,7 +298,7 @@ class SessionService:
         """Archive a session that is not live, from its durable state."""
         state = self._durable_state(session_id)
         if state is None or state.archived:
-            raise SessionNotFound(session_id, "it is not live and has no durable history" if state is None else "it is already archived")
+            raise SessionNotFound(session_id, "it is not live and has no stored history" if state is None else "it is already archived")
         events = decide.archive(state, now_ms())
         self._store.append(session_id, events, state.seq)
         for event in events:
@@ -264,9 +307,8 @@ class SessionService:
 
     def discard_live_session(self, session_id: str) -> None:
         """Drop the live actor only; durable history stays readable and revivable."""
-        live = self._residency.get(session_id)
-        if live is None:
-            raise SessionNotFound(session_id, "it is not live")
+        self._check_open()
+        live = self._residency.require(session_id)
         view = self._residency.retire(live, Record(decide.discard, stop_after=True), close_gate=False)
         if view is not None:
             self._catalogue.update(view, is_live=False)
@@ -277,6 +319,10 @@ class SessionService:
         self, session_id: str, text: str, source: str | None = None, idempotency_key: str | None = None
     ) -> ContextOutcome:
         """Add system context: applied now, or staged for the next turn while one runs."""
+        self._check_open()
+        text = requests.text_arg(text, "text", session_id)
+        source = requests.optional_text_arg(source, "source", session_id)
+        idempotency_key = requests.optional_text_arg(idempotency_key, "idempotency_key", session_id)
         live = self._residency.require(session_id)
         staged = live.turn_lock.locked()
         outcome: ContextOutcome = self._residency.ask(live, AppendContext(text, source, idempotency_key, staged))
@@ -284,6 +330,7 @@ class SessionService:
 
     def checkpoint(self, session_id: str) -> bool:
         """Snapshot a live session now (if its gate is armed and the store is durable); True if one was written."""
+        self._check_open()
         written: bool = self._residency.ask(self._residency.require(session_id), Checkpoint(force=True))
         return written
 
@@ -343,6 +390,7 @@ class SessionService:
 
     def restart_session(self, session_id: str) -> Session:
         """Rebuild a live session's actor from its store (used by supervisors after a crash)."""
+        self._check_open()
         self._residency.restart(self._residency.require(session_id))
         return self.read(session_id)
 
@@ -371,7 +419,31 @@ class SessionService:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise SessionError("the session service was shut down; create a new one")
+            raise ServiceShutDown()
+
+    def _not_live(self, session_id: str) -> SessionError:
+        """Why ``session_id`` is not live, and how to make it live again (read only on this error path)."""
+        self._check_open()
+        if not _is_id(session_id):
+            return SessionNotFound(session_id, "unknown: session ids are UUID strings and no session has this one")
+        revive = f"revive it with create_session(CreateSessionRequest(session_id={session_id!r}))"
+        try:
+            state = self._store.stored_state(session_id, for_history=False)
+        except StoreError as e:
+            return SessionNotFound(session_id, f"it is not live, and its stored events cannot be read: {e}")
+        if state is None:
+            if self._store.durable:
+                return SessionNotFound(session_id, "unknown: the journal has no session with this id")
+            return SessionNotFound(
+                session_id, "unknown to this service (never created here, or discarded: the ephemeral service keeps nothing of it)"
+            )
+        if state.archived:
+            if not self._store.durable:
+                return SessionNotFound(session_id, "it is archived, and the ephemeral service keeps no history to revive it from")
+            return SessionNotFound(session_id, f"it is archived (its history is kept); {revive}")
+        if state.discarded:
+            return SessionNotFound(session_id, f"it was discarded (its history is kept); {revive}")
+        return SessionNotFound(session_id, f"it is stored but not live in this service (it was live before a restart); {revive}")
 
     @staticmethod
     def _valid_id(session_id: str) -> str:
@@ -417,7 +489,8 @@ def _is_id(session_id: str) -> bool:
 
 
 class EphemeralSessionService(SessionService):
-    """Sessions in memory only: fast, and gone with the process. Not for mobs (REQ-MOB-030).
+    """Sessions in memory only: fast, and gone with the process. Mobs refuse it unless the
+    runtime allows ephemeral sessions (a mob must come back after a restart).
 
     An archived session stays readable (not its history) until ``max_archived`` newer ones push it out.
     """

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ..core import decide
+from ..core import decide, requests
 from ..core.errors import AgentError, CallbackPending, SessionBusy, SessionError
 from ..core.model import (
     Agent,
@@ -63,7 +63,7 @@ def run_turn(
             outcome = run_agent(agent, state, req, emit, cancel)
             # Only the context staged before the turn started goes in (the agent saw that much).
             committed: TurnCommitted = residency.ask(
-                live, CommitTurn(run_id, req, boundary, list(input_ids), outcome, len(state.staged_context))
+                live, CommitTurn(run_id, req, boundary, input_ids, outcome, len(state.staged_context))
             )
         except BaseException as e:
             emit("run_failed", {"session_id": session_id, "run_id": run_id, "error": str(e)})
@@ -98,7 +98,8 @@ def emitter(hub: EventHub, session_id: str, on_event: Callable[[EventEnvelope], 
 def run_agent(agent: Agent, state: SessionState, request: StartTurnRequest, emit: Emit, cancel: threading.Event) -> TurnOutcome | PendingToolCall:
     """Run the agent for one turn of ``state``; its outcome, or the tool call it paused on.
 
-    Raises ``AgentError`` if the agent failed, was interrupted or returned something else; a
+    Raises ``AgentError`` if the agent failed, was interrupted or returned something else or
+    malformed (checked here, on the caller's thread, so the session's actor never sees it); a
     ``SessionError`` the agent raised itself passes through.
     """
     session = state.to_session()
@@ -119,4 +120,4 @@ def run_agent(agent: Agent, state: SessionState, request: StartTurnRequest, emit
         outcome = outcome.pending
     if not isinstance(outcome, (TurnOutcome, PendingToolCall)):
         raise AgentError(f"session {state.id}: the agent returned {type(outcome).__name__}, expected TurnOutcome", session_id=state.id)
-    return outcome
+    return requests.outcome(state.id, outcome)

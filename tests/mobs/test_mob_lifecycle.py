@@ -575,8 +575,9 @@ def test_destroy_deletes_the_mobs_events_and_leaves_other_mobs_alone(open_runtim
     with pytest.raises(MobError, match="no mob 'team'"):
         runtime.mob("team")
     assert [m.mob_id for m in runtime.list_mobs()] == ["other"]
-    for op in ("status", "reset", "destroy", "stop"):
-        with pytest.raises(MobError):
+    assert mob.status() is MobStatus.DESTROYED  # the contract lists that status (issue 14 item 17)
+    for op in ("reset", "destroy", "stop"):
+        with pytest.raises(MobError, match="was destroyed; create it again"):
             getattr(mob, op)()
     assert not runtime.service.session_belongs_to_mob(a.session_id, "team")
     assert [e.type for e in other.events()] == ["mob_created", "member_spawned"]
