@@ -109,6 +109,10 @@ class AsyncSessionService:
         """Discard the live session (its history stays)."""
         await asyncio.to_thread(self.service.discard_live_session, session_id)
 
+    async def restore_session(self, session_id: str) -> Session:
+        """Make a stored session live again as it was, recording nothing."""
+        return await asyncio.to_thread(self.service.restore_session, session_id)
+
     async def restart_session(self, session_id: str) -> Session:
         """Start a fresh actor for a live session from its journal."""
         return await asyncio.to_thread(self.service.restart_session, session_id)
