@@ -78,6 +78,8 @@ class MobHandle:
         as the member's first turn (see :meth:`turn`). Only while RUNNING; a member id in use
         must be retired first. Then: :meth:`turn`, :meth:`wire`, :meth:`retire`.
         """
+        if initial_prompt is not None and not isinstance(initial_prompt, str):  # before the member exists
+            raise MobError(f"initial_prompt must be a str or None, got {type(initial_prompt).__name__}")
         member = self._sup.ask(MobSupervisor.spawn, member_id, profile, labels)
         if initial_prompt is not None:
             self.turn(member_id, initial_prompt)
@@ -245,6 +247,8 @@ class MobRuntime:
     def create_mob(self, definition: MobDefinition) -> MobHandle:
         """Record a new mob (running, no members yet) and start its supervisor."""
         self._check_open()
+        if not isinstance(definition, MobDefinition):
+            raise MobError(f"create_mob expects a MobDefinition, got {type(definition).__name__}")
         check_persistent(self.service, self.allow_ephemeral_sessions)
         mob_id = definition.mob_id
         if mob_id in self._mobs:

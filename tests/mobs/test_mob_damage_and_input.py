@@ -163,6 +163,16 @@ def test_spawn_refuses_bad_arguments_before_creating_a_session(open_runtime, arg
     assert mob.members() == [] and runtime.service.live_session_ids() == []
 
 
+def test_create_mob_and_spawn_refuse_wrong_types_before_anything_is_recorded(open_runtime) -> None:
+    runtime = open_runtime()
+    with pytest.raises(MobError, match="create_mob expects a MobDefinition, got str"):
+        runtime.create_mob("team")  # type: ignore[arg-type]
+    mob = runtime.create_mob(team())
+    with pytest.raises(MobError, match="initial_prompt must be a str or None, got int"):
+        mob.spawn("a", "worker", initial_prompt=5)  # type: ignore[arg-type]
+    assert mob.members() == [] and [e.type for e in mob.events()] == ["mob_created"]
+
+
 def test_a_bad_agent_outcome_three_times_leaves_the_member_active(open_runtime) -> None:  # item 10
     bad = TurnOutcome(messages=None, text="x")  # type: ignore[arg-type]
     runtime = open_runtime(ScriptedAgent(["fine", bad, bad, bad, "still fine"]))
