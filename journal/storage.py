@@ -81,6 +81,8 @@ class Storage:
         self.refs = 0
         self._lock = _RWLock()
         self._sync = sync
+        self._create = create
+        self.frozen = False  # opened without a lock file: a reader on a read-only file system
         # Writers notify this after each commit; in-process subscriptions wait on it.
         self.committed = threading.Condition()
         self.commit_count = 0
@@ -93,7 +95,8 @@ class Storage:
         try:
             directory.check_lock_file(path)  # again: it may have gone while LMDB opened it
             # Slots left by killed readers pin old pages and fill the table; clear them now.
-            self.env.reader_check()
+            if not self.frozen:
+                self.env.reader_check()
             self.dbs: Dbs = self._open_dbs(create, existed)
         except lmdb.Error as e:
             self.env.close()
@@ -119,7 +122,17 @@ class Storage:
                 mode=directory.FILE_MODE,
             )
         except lmdb.Error as e:
-            raise faults.lmdb_error(self.path, "opening the LMDB environment", e) from e
+            if self._create or "Read-only file system" not in str(e):
+                raise faults.lmdb_error(self.path, "opening the LMDB environment", e) from e
+            # A reader on a read-only file system (a mounted backup, a snapshot): no writer can
+            # change it there, so it is read without the lock file LMDB cannot create.
+            try:
+                env = lmdb.open(self.path, map_size=map_size, max_dbs=len(DB_NAMES), subdir=True,
+                                readonly=True, lock=False, readahead=False)
+            except lmdb.Error as e2:
+                raise faults.lmdb_error(self.path, "opening the LMDB environment", e2) from e2
+            self.frozen = True
+            return env
         for name in new:  # LMDB filters its mode through the umask; make new files exactly 0600
             try:
                 os.chmod(os.path.join(self.path, name), directory.FILE_MODE)

@@ -112,6 +112,8 @@ def test_a_read_only_file_system_is_refused_with_what_to_do(tmpfs):
     with pytest.raises(CannotOpen) as exc:
         journal.open(existing)
     assert "Read-only" in str(exc.value)
+    with journal.open(existing, readonly=True) as r:  # a mounted backup still reads
+        assert [e.type for e in r.read("s")] == ["kept"] and r.verify().ok
 
 
 def test_creating_a_journal_on_a_full_disk_says_the_disk_is_full(tmpfs):
