@@ -10,6 +10,7 @@ what they share for output is in :mod:`mob_actors.replay.output`.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import os
 import sys
 import traceback
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The whole ``mob-replay`` parser; each sub-command's ``func`` runs it."""
     parser = _Parser(prog=PROG, description="Replay and debug the journal of mob_actors sessions and mobs (read-only).",
                      epilog="Exit codes: 0 fine, 1 problems found, 2 bad usage or a journal that cannot be opened.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in ALL:
         p = sub.add_parser(command.name, help=command.help, description=command.help)
@@ -42,6 +44,32 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=command.run)
         command.arguments(p)
     return parser
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("mob-actors")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
+
+
+def _flushed(code: int) -> int:
+    """``code``, once stdout is flushed; OK if its reader went away meanwhile."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _reader_gone()
+    return code
+
+
+def _reader_gone() -> int:
+    # The reader went away (`| head`): a normal end. Stop quietly, and keep Python from
+    # complaining when it flushes stdout again at exit.
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (a test's capture)
+        pass
+    return OK
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,11 +81,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: {e}", file=sys.stderr)
         return USAGE
     except SystemExit as e:  # --help and --version end here
-        return int(e.code or 0)
+        return _flushed(int(e.code or 0))
     out = Output(getattr(args, "json", False))
     try:
         code: int = args.func(args, out)
-        return code
+        # Flushed here, not at exit: a reader that went away must end up in the handler below.
+        out.console.file.flush()
+        return _flushed(code)
     except ReplayError as e:
         out.warn(str(e))
         return e.exit_code
@@ -68,9 +98,11 @@ def main(argv: list[str] | None = None) -> int:
         out.warn(f"{args.path}: {e}")
         return USAGE
     except BrokenPipeError:
-        # The reader went away (`| head`): stop quietly, and keep Python from complaining at exit.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return OK
+        return _reader_gone()
+    except RecursionError:
+        out.warn(f"{args.path}: an event holds data nested too deeply for {PROG} to read "
+                 f"(more than about {sys.getrecursionlimit() // 3} levels); nothing was changed")
+        return USAGE
     except KeyboardInterrupt:
         return 130
     except Exception as e:

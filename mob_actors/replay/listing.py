@@ -138,3 +138,9 @@ def _mob_event(entry: Entry, event: journal.RecordedEvent) -> None:
     except (MobError, KeyError, TypeError, ValueError, AttributeError):
         entry.status = "unreadable"  # `verify` says why; ls just lists
         entry.mob = None
+
+
+def other_streams(j: journal.EventJournal) -> list[journal.StreamInfo]:
+    """The streams that are neither sessions nor mobs (written by other code on the same journal)."""
+    prefixes = (ev.SESSION_STREAM_PREFIX, ev.MOB_STREAM_PREFIX)
+    return [info for info in j.streams() if not info.stream_id.startswith(prefixes)]

@@ -3,6 +3,11 @@
 A command writes through one :class:`Output`: tables and lines for a person (rich, colour and
 the terminal's width only on a terminal), or JSON with ``--json``; one-line reasons go to
 stderr. The argument types and table cells that several commands use live here too.
+
+Journal content is untrusted (model output, imported files): everything taken from it reaches a
+person through :func:`safe` (or :func:`visible`), which shows control characters as ``\\x1b``
+instead of letting an escape sequence move the cursor, rewrite the screen or set the clipboard.
+``--json`` needs nothing: JSON escapes them itself.
 """
 
 from __future__ import annotations
@@ -13,13 +18,13 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import IO, Any, cast
 
 from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeRemainingColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from ..core import events as ev
 from .source import Damaged
@@ -31,15 +36,85 @@ SetTotal = Callable[[int], None]
 Advance = Callable[[int], None]
 
 
+# C0 controls but tab and newline, DEL, C1 controls (0x9b is a one-byte CSI for some terminals),
+# and the invisible direction overrides that make text read differently from what it is.
+_UNSAFE = [*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, *range(0x80, 0xA0),
+           0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+_VISIBLE = {c: (f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}") for c in _UNSAFE}
+
+
+def visible(text: object) -> str:
+    """``text`` with every control character written out (``\\x1b``), safe to print to a terminal."""
+    return str(text).translate(_VISIBLE)
+
+
+def safe(text: object) -> str:
+    """:func:`visible`, and escaped for rich markup: how journal content goes into a line or a cell."""
+    return escape(visible(text))
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 mob``, ``2 mobs``."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
+class _Console(Console):
+    """A rich console that lets a closed pipe reach :func:`mob_actors.replay.cli.main`.
+
+    (rich's own handling exits with 1; a reader that stops reading, like ``| head``, is a
+    normal end, which ``main`` makes exit 0.)
+    """
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
+class _TrimmedLines:
+    """A text stream that drops the spaces before each line end: rich pads every table cell to
+    its column's width, which a pipe (a file, grep, diff) should not get."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._partial = ""
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self._stream, "encoding", "utf-8") or "utf-8"
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        fileno: int = self._stream.fileno()
+        return fileno
+
+    def write(self, text: str) -> int:
+        lines = (self._partial + text).split("\n")
+        self._partial = lines.pop()
+        if lines:
+            self._stream.write("".join(line.rstrip(" ") + "\n" for line in lines))
+        return len(text)
+
+    def flush(self) -> None:
+        if self._partial:
+            self._stream.write(self._partial)
+            self._partial = ""
+        self._stream.flush()
+
+
 class Output:
     """Where a command writes: rich consoles for a person, raw JSON for ``--json``."""
 
     def __init__(self, as_json: bool) -> None:
         self.json = as_json
-        # Colour and terminal width only on a terminal (rich checks); on a pipe keep lines whole.
-        width = None if sys.stdout.isatty() else _columns()
-        self.console = Console(width=width, highlight=False, soft_wrap=False)
-        self.err = Console(stderr=True, highlight=False)
+        # Colour and terminal width only on a terminal (rich checks); on a pipe keep lines whole,
+        # without the padding at their ends.
+        if sys.stdout.isatty():
+            self.console: Console = _Console(highlight=False, soft_wrap=False)
+        else:
+            self.console = _Console(file=cast(IO[str], _TrimmedLines(sys.stdout)), width=_columns(), highlight=False, soft_wrap=False)
+        self.err = _Console(stderr=True, highlight=False)
 
     def emit(self, data: Any) -> None:
         """The command's whole result as one indented JSON document."""
@@ -52,7 +127,7 @@ class Output:
 
     def warn(self, text: str) -> None:
         """One line on stderr, whatever the text holds (reasons may quote multi-line data)."""
-        self.err.print(f"{PROG}: {escape(' '.join(text.split()))}", soft_wrap=True)
+        self.err.print(f"{PROG}: {safe(' '.join(text.split()))}", soft_wrap=True)
 
     @contextmanager
     def progress(self, what: str) -> Iterator[tuple[SetTotal, Advance]]:
@@ -83,19 +158,16 @@ def _columns() -> int:
         return 200
 
 
-def table(*columns: str, **kwargs: Any) -> Table:
-    """A table in the tool's one style, with these column headers."""
-    t = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, **kwargs)
-    for column in columns:
-        t.add_column(column)
-    return t
+def table(*columns: str | Column, **kwargs: Any) -> Table:
+    """A table in the tool's one style, with these column headers (or rich Columns)."""
+    return Table(*columns, box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, **kwargs)
 
 
 def damaged_table(out: Output, damaged: list[Damaged]) -> None:
     """Print the damaged records a command came across."""
     t = table("STREAM", "SEQ", "POSITION", "PROBLEM", title="damaged records", title_style="bold red")
     for d in damaged:
-        t.add_row(escape(str(d.stream_id)), str(d.seq), str(d.position), escape(d.reason))
+        t.add_row(safe(d.stream_id), str(d.seq), str(d.position), safe(d.reason))
     out.console.print(t)
 
 
@@ -122,9 +194,4 @@ _TYPE_STYLE = {
 def type_cell(event_type: str) -> str:
     """An event type as rich markup, styled by what it is."""
     style = _TYPE_STYLE.get(event_type)
-    return f"[{style}]{escape(event_type)}[/]" if style else escape(event_type)
-
-
-def dumps(value: Any) -> str:
-    """``value`` as compact JSON text for a table cell or a line (not escaped for rich)."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return f"[{style}]{safe(event_type)}[/]" if style else safe(event_type)

@@ -123,8 +123,18 @@ def resolve_mob(j: journal.EventJournal, text: str) -> str:
     found = _resolve(j, text, ev.MOB_STREAM_PREFIX, "mobs")
     if found is None:
         text = text.removeprefix(ev.MOB_STREAM_PREFIX)
-        raise UsageError(f"no mob {text!r} in journal {j.path} (no stream {ev.mob_stream(text)})")
+        raise UsageError(f"no mob {text!r} in journal {j.path} (no stream {ev.mob_stream(text)}); {known_ids(j, 'mob')}")
     return found
+
+
+def known_ids(j: journal.EventJournal, kind: str, shown: int = 5) -> str:
+    """What ``kind`` (``"session"`` or ``"mob"``) the journal does have, for an error message."""
+    prefix = ev.SESSION_STREAM_PREFIX if kind == "session" else ev.MOB_STREAM_PREFIX
+    ids = [info.stream_id[len(prefix):] for info in islice(j.streams(prefix), shown + 1)]
+    if not ids:
+        return f"the journal has no {kind}s"
+    more = f", ... (`mob-replay ls {j.path}` lists them all)" if len(ids) > shown else ""
+    return f"known {kind}s: {', '.join(ids[:shown])}{more}"
 
 
 def _resolve(j: journal.EventJournal, text: str, prefix: str, kind: str) -> str | None:

@@ -80,14 +80,24 @@ def _members_before(path: str, rows: list[dict]) -> set[str]:
         return {e.data["session_id"] for e in j.read("mob:crew") if e.type == "member_spawned" and e.position < first}
 
 
-def test_ctrl_c_ends_follow_with_exit_0(host) -> None:
+# Starts the follow process with SIGINT as the test says (inherited through exec, as from a shell
+# that ignores it: background jobs, nohup, some CI runners), whatever pytest itself was started with.
+WITH_SIGINT = ("import os, signal, sys; signal.signal(signal.SIGINT, getattr(signal, sys.argv[1])); "
+               "os.execv(sys.executable, [sys.executable, *sys.argv[2:]])")
+
+
+@pytest.mark.parametrize("inherited", ["SIG_DFL", "SIG_IGN"])
+@pytest.mark.parametrize("sent", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_ends_follow_with_exit_0(host, inherited: str, sent: str) -> None:
     path, _ = host("session")
-    proc = spawn("-m", "mob_actors.replay", "follow", path)
+    proc = spawn("-c", WITH_SIGINT, inherited, "-m", "mob_actors.replay", "follow", path)
     try:
         assert proc.stdout is not None
         assert "turn_applied" in proc.stdout.readline()  # it is following
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(getattr(signal, sent))
         assert proc.wait(timeout=20) == 0
+        assert proc.stderr is not None
+        assert "Traceback" not in proc.stderr.read()
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -6,12 +6,10 @@ import argparse
 import json
 from typing import Any
 
-from rich.markup import escape
-
 from .. import diff as diffing
 from ..errors import UsageError
 from ..history import open_history
-from ..output import OK, PROBLEMS, Output, positive
+from ..output import OK, PROBLEMS, Output, plural, positive, safe
 from .base import Command
 from .state import check_at, rebuild_state
 
@@ -44,33 +42,35 @@ def run(args: argparse.Namespace, out: Output) -> int:
 
 def _render_state_diff(out: Output, sid: str, result: dict[str, Any]) -> None:
     m = result["messages"]
-    out.console.print(f"session {sid}: seq {result['from']['seq']} \u2192 seq {result['to']['seq']} "
+    out.console.print(f"session {safe(sid)}: seq {result['from']['seq']} \u2192 seq {result['to']['seq']} "
                       f"({result['from']['message_count']} \u2192 {result['to']['message_count']} messages)")
     if not result["changed"]:
         out.console.print("no changes")
     if m["removed"]:
-        out.console.print(f"[red]{len(m['removed'])} message(s) replaced from index {m['common_prefix']}:[/]")
+        # Going back in time (--at 5 --at 2) only removes; a rewritten history replaces.
+        how = "replaced" if m["added"] else "removed"
+        out.console.print(f"[red]{plural(len(m['removed']), 'message')} {how} from index {m['common_prefix']}:[/]")
         for msg in m["removed"]:
-            out.console.print(f"[red]- {escape(_msg_line(msg))}[/]")
+            out.console.print(f"[red]- {safe(_msg_line(msg))}[/]")
     if m["added"]:
-        out.console.print(f"[green]{len(m['added'])} message(s) added after index {m['common_prefix'] - 1}:[/]")
+        out.console.print(f"[green]{plural(len(m['added']), 'message')} added from index {m['common_prefix']}:[/]")
         for msg in m["added"]:
-            out.console.print(f"[green]+ {escape(_msg_line(msg))}[/]")
+            out.console.print(f"[green]+ {safe(_msg_line(msg))}[/]")
     for name in ("metadata", "labels"):
         d = result[name]
         for k, v in d["added"].items():
-            out.console.print(f"{name} [green]+ {escape(k)}[/] = {escape(json.dumps(v, ensure_ascii=False))}")
+            out.console.print(f"{name} [green]+ {safe(k)}[/] = {safe(json.dumps(v, ensure_ascii=False))}")
         for k, v in d["removed"].items():
-            out.console.print(f"{name} [red]- {escape(k)}[/] (was {escape(json.dumps(v, ensure_ascii=False))})")
+            out.console.print(f"{name} [red]- {safe(k)}[/] (was {safe(json.dumps(v, ensure_ascii=False))})")
         for k, (va, vb) in d["changed"].items():
             before, after = json.dumps(va, ensure_ascii=False), json.dumps(vb, ensure_ascii=False)
-            out.console.print(f"{name} [yellow]~ {escape(k)}[/]: {escape(before)} \u2192 {escape(after)}")
+            out.console.print(f"{name} [yellow]~ {safe(k)}[/]: {safe(before)} \u2192 {safe(after)}")
     for k, (va, vb) in result["fields"].items():
-        out.console.print(f"{k}: {escape(json.dumps(va, ensure_ascii=False))} \u2192 {escape(json.dumps(vb, ensure_ascii=False))}")
+        out.console.print(f"{k}: {safe(json.dumps(va, ensure_ascii=False))} \u2192 {safe(json.dumps(vb, ensure_ascii=False))}")
     if result["inputs"]["consumed"]:
-        out.console.print("inputs consumed: " + escape(", ".join(result["inputs"]["consumed"])))
+        out.console.print("inputs consumed: " + safe(", ".join(result["inputs"]["consumed"])))
     if result["inputs"]["accepted"]:
-        out.console.print("inputs accepted: " + escape(", ".join(result["inputs"]["accepted"])))
+        out.console.print("inputs accepted: " + safe(", ".join(result["inputs"]["accepted"])))
 
 
 def _msg_line(m: Any) -> str:
@@ -89,13 +89,13 @@ def _diff_histories(out: Output, path1: str, path2: str, session: str) -> int:
     if out.json:
         out.emit(result)
     elif result["identical"]:
-        out.console.print(f"session {sid}: the two histories are identical ({result['common_events']} events)")
+        out.console.print(f"session {safe(sid)}: the two histories are identical ({plural(result['common_events'], 'event')})")
     else:
-        out.console.print(f"session {sid}: the histories diverge at seq {result['diverged_at']}: {escape(result['reason'])}")
-        out.console.print(f"  {result['common_events']} events before it are the same")
+        out.console.print(f"session {safe(sid)}: the histories diverge at seq {result['diverged_at']}: {safe(result['reason'])}")
+        out.console.print(f"  {plural(result['common_events'], 'event')} before it {'is' if result['common_events'] == 1 else 'are'} the same")
         for label, side in ((path1, result["first_event"]), (path2, result["second_event"])):
             text = f"{side['type']}: {side['summary']}" if side and side.get("type") else (side["summary"] if side else "(no event)")
-            out.console.print(f"  {escape(label)}: {escape(text)}")
+            out.console.print(f"  {safe(label)}: {safe(text)}")
     return OK if result["identical"] else PROBLEMS
 
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 
-from rich.markup import escape
-
 from ...core import events as ev
 from ...core.errors import SessionNotFound, StoreError
 from .. import export as exporting
 from ..history import open_history
 from ..html import render_page
-from ..output import OK, PROBLEMS, Output
+from ..output import OK, PROBLEMS, Output, safe
 from ..source import Damaged
 from .base import Command
 
@@ -35,7 +33,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
     if out.json:
         out.emit({"session_id": sid, "file": args.output, "events": len(items), "turns": turns, "damaged": damaged})
     else:
-        out.console.print(f"wrote {escape(args.output)}: session {sid}, {len(items)} events, {turns} turns")
+        out.console.print(f"wrote {safe(args.output)}: session {sid}, {len(items)} events, {turns} turns")
     if damaged:
         out.warn(f"{damaged} damaged record(s) in session {sid} (marked in the page)")
         return PROBLEMS

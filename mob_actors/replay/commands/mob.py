@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from rich.markup import escape
-
 from ..mobview import view_mob
-from ..output import OK, PROBLEMS, Output, table
+from ..output import OK, PROBLEMS, Output, safe, table
 from ..source import open_journal, resolve_mob
 from .base import Command
 
@@ -23,16 +21,16 @@ def run(args: argparse.Namespace, out: Output) -> int:
     else:
         definition = data["definition"] or {}
         profiles = ", ".join(sorted(definition.get("profiles", {}))) or "-"
-        out.console.print(f"[bold]mob {escape(mob_id)}[/]: {data['status']}, epoch {data['epoch']}, "
-                          f"{len(data['members'])} member(s), {data['seq']} events applied; profiles: {escape(profiles)}")
+        out.console.print(f"[bold]mob {safe(mob_id)}[/]: {data['status']}, epoch {data['epoch']}, "
+                          f"{len(data['members'])} member(s), {data['seq']} events applied; profiles: {safe(profiles)}")
         wiring = definition.get("wiring") or []
         if wiring:
-            out.console.print("wiring rule: " + escape(", ".join(f"{a}\u2194{b}" for a, b in wiring)))
+            out.console.print("wiring rule: " + safe(", ".join(f"{a}\u2194{b}" for a, b in wiring)))
         roster = table("MEMBER", "PROFILE", "STATE", "SESSION", "SESSION STATUS", "EVENTS", "WIRED TO",
                        title="roster", title_justify="left")
         for m in data["members"]:
-            roster.add_row(escape(m["member_id"]), escape(m["profile"]), m["state"], escape(m["session_id"]),
-                           m["session_status"], str(m["session_events"]), escape(", ".join(m["wired_to"]) or "-"))
+            roster.add_row(safe(m["member_id"]), safe(m["profile"]), m["state"], safe(m["session_id"]),
+                           m["session_status"], str(m["session_events"]), safe(", ".join(m["wired_to"]) or "-"))
         out.console.print(roster)
         epochs = table("EPOCH", "SEQ", "TIME (UTC)", "STARTED BY", title="epochs", title_justify="left")
         for e in data["epochs"]:
@@ -41,7 +39,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
         if args.events:
             rows = table("SEQ", "TIME (UTC)", "TYPE", "SUMMARY", title="events", title_justify="left")
             for r in data["events"]:
-                rows.add_row(str(r["seq"]), (r.get("time") or "")[:-1].replace("T", " "), escape(str(r["type"])), escape(r["summary"]))
+                rows.add_row(str(r["seq"]), (r.get("time") or "")[:-1].replace("T", " "), safe(str(r["type"])), safe(r["summary"]))
             out.console.print(rows)
     if view.problem:
         out.warn(f"mob {mob_id}: {view.problem}")

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from rich.markup import escape
-
 from ...core import events as ev
 from ..errors import UsageError
 from ..history import open_history
-from ..output import OK, PROBLEMS, Output, positive, table, type_cell
+from ..output import OK, PROBLEMS, Output, positive, safe, table, type_cell
 from ..source import Damaged
 from ..timeline import row, short_time, summarize
 from .base import Command
@@ -23,6 +21,8 @@ def run(args: argparse.Namespace, out: Output) -> int:
         unknown = types - set(ev.ALL)
         if unknown:
             raise UsageError(f"unknown event type(s) {', '.join(sorted(unknown))}; known: {', '.join(ev.ALL)}")
+    if args.from_seq is not None and args.to_seq is not None and args.from_seq > args.to_seq:
+        raise UsageError(f"--from {args.from_seq} is after --to {args.to_seq}: give the first seq, then the last")
     with open_history(args.path) as history:
         sid = history.resolve(args.session)
         items = [i for i in history.events(sid, args.from_seq or 1, args.to_seq)
@@ -31,12 +31,12 @@ def run(args: argparse.Namespace, out: Output) -> int:
     if out.json:
         out.emit({"session_id": sid, "source": args.path, "events": [row(i) for i in items]})
     else:
-        rows = table("SEQ", "TIME (UTC)", "TYPE", "SUMMARY", title=f"session {sid}", title_justify="left")
+        rows = table("SEQ", "TIME (UTC)", "TYPE", "SUMMARY", title=f"session {safe(sid)}", title_justify="left")
         for item in items:
             if isinstance(item, Damaged):
-                rows.add_row(str(item.seq), "", "[bold red]damaged[/]", escape(summarize(item)))
+                rows.add_row(str(item.seq), "", "[bold red]damaged[/]", safe(summarize(item)))
             else:
-                rows.add_row(str(item.seq), short_time(item.timestamp_ms), type_cell(item.type), escape(summarize(item)))
+                rows.add_row(str(item.seq), short_time(item.timestamp_ms), type_cell(item.type), safe(summarize(item)))
         out.console.print(rows)
         if not items:
             out.console.print("no events match")

@@ -6,14 +6,12 @@ import argparse
 import json
 from typing import Any
 
-from rich.markup import escape
-
 from ...core.errors import StoreError
 from ...core.state import SessionState
 from ..errors import Problems, UsageError
 from ..history import History, open_history
 from ..jsonval import to_json
-from ..output import OK, Output, positive, table
+from ..output import OK, Output, positive, safe, table
 from ..timeline import short_time
 from .base import Command
 
@@ -63,7 +61,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
         out.emit(data)
         return OK
     session = data["session"]
-    info = table("", "", show_header=False, title=f"session {sid} after seq {state.seq}", title_justify="left")
+    info = table("", "", show_header=False, title=f"session {safe(sid)} after seq {state.seq}", title_justify="left")
     binding = session["binding"]
     rows = [
         ("created", short_time(state.created_at_ms)),
@@ -80,7 +78,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
         ("last snapshot", f"seq {state.checkpoint_seq}" if state.checkpoint_seq else "-"),
     ]
     for key, value in rows:
-        info.add_row(f"[bold]{key}[/]", escape(value))
+        info.add_row(f"[bold]{key}[/]", safe(value))
     out.console.print(info)
     messages = table("#", "ROLE", "CONTENT")
     for n, m in enumerate(session["messages"]):
@@ -89,7 +87,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
         text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
         if extra:
             text += "\n" + json.dumps(extra, ensure_ascii=False, sort_keys=True)
-        messages.add_row(str(n), escape(str(m.get("role") if isinstance(m, dict) else "?")), escape(text))
+        messages.add_row(str(n), safe(str(m.get("role") if isinstance(m, dict) else "?")), safe(text))
     out.console.print(messages)
     return OK
 

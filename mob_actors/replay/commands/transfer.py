@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from rich.markup import escape
-
 from .. import export as exporting
 from ..errors import UsageError
-from ..output import OK, PROBLEMS, Output
+from ..output import OK, PROBLEMS, Output, safe
 from ..source import open_journal, resolve_session
 from .base import Command
 
@@ -23,7 +21,7 @@ def run_export(args: argparse.Namespace, out: Output) -> int:
     if out.json:
         out.emit({"file": args.output, **header})
     else:
-        out.console.print(f"exported {header['events']} events of session {sid} to {escape(args.output)} "
+        out.console.print(f"exported {header['events']} events of session {sid} to {safe(args.output)} "
                           f"({header['message_count']} messages, digest {str(header['digest'])[:16]})")
     if header["replay_problem"]:
         out.warn(f"the exported session does not replay: {header['replay_problem']}")
@@ -41,7 +39,7 @@ def run_import(args: argparse.Namespace, out: Output) -> int:
     if out.json:
         out.emit({"session_id": exp.session_id, "journal": args.path, "events": result.last_seq, "position": result.position})
     else:
-        out.console.print(f"imported session {exp.session_id} ({result.last_seq} events) into {escape(args.path)}")
+        out.console.print(f"imported session {exp.session_id} ({result.last_seq} events) into {safe(args.path)}")
     return OK
 
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from rich.markup import escape
-
 from ..checks import check_session
 from ..history import ExportHistory, open_history
-from ..output import OK, PROBLEMS, Output, positive, table
+from ..output import OK, PROBLEMS, Output, positive, safe, table
 from ..report import Divergence, Report
 from ..verify import verify
 from .base import Command
@@ -63,16 +61,16 @@ def _render(out: Output, report: Report) -> None:
         for s in report.bad:
             assert s.divergence is not None
             d = s.divergence
-            rows.add_row(escape(s.stream_id), str(d.seq if d.seq is not None else "-"), d.kind, escape(d.detail))
+            rows.add_row(safe(s.stream_id), str(d.seq if d.seq is not None else "-"), d.kind, safe(d.detail))
         out.console.print(rows)
     if report.problems:
         rows = table("KIND", "STREAM", "SEQ", "POSITION", "DETAIL", title="storage problems", title_style="bold red")
         for p in report.problems:
-            rows.add_row(p.kind, escape(str(p.stream_id)), str(p.seq), str(p.position), escape(p.detail))
+            rows.add_row(p.kind, safe(str(p.stream_id)), str(p.seq), str(p.position), safe(p.detail))
         out.console.print(rows)
     warnings = [(s.stream_id, w) for s in report.streams for w in s.warnings]
     for stream_id, w in warnings[:20]:
-        out.console.print(f"[yellow]warning[/] {escape(stream_id)}: {escape(w)}")
+        out.console.print(f"[yellow]warning[/] {safe(stream_id)}: {safe(w)}")
     if len(warnings) > 20:
         out.console.print(f"[yellow]... and {len(warnings) - 20} more warnings[/] (see --json)")
     out.console.print("[bold green]OK[/]: every digest, receipt and snapshot checks out" if report.ok else "[bold red]FAILED[/]")
