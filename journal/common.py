@@ -16,14 +16,17 @@ Upcaster = Callable[[Any], Any]
 class Prepared:
     """One atomic write, validated and with its events' bodies encoded, ready for a writer thread."""
 
-    __slots__ = ("bodies", "expected", "raw", "record_head", "stream_id")
+    __slots__ = ("bodies", "expected", "raw", "record_head", "stamps", "stream_id")
 
-    def __init__(self, stream_id: str, raw: bytes, bodies: list[bytes], expected: ExpectedSeq) -> None:
+    def __init__(self, stream_id: str, raw: bytes, bodies: list[bytes], expected: ExpectedSeq,
+                 stamps: list[int | None] | None = None) -> None:
         self.stream_id = stream_id
         self.raw = raw
         self.record_head = codec.record_head(stream_id)
         self.bodies = bodies
         self.expected = expected
+        # Each event's own Event.timestamp_ms; None (the usual case): every event gets the commit's time.
+        self.stamps = stamps
 
 
 def prepare(stream_id: str, events: Iterable[Event], expected: ExpectedSeq, argument: str = "events") -> Prepared:
@@ -45,7 +48,18 @@ def prepare(stream_id: str, events: Iterable[Event], expected: ExpectedSeq, argu
     if not (expected in (ANY, NO_STREAM, STREAM_EXISTS) or (isinstance(expected, int) and not isinstance(expected, bool) and expected >= 0)):
         raise EventRejected(f"expected_seq must be journal.ANY, NO_STREAM, STREAM_EXISTS or an int >= 0, got {expected!r}")
     bodies = [codec.encode_body(stream_id, i, e) for i, e in enumerate(events)]
-    return Prepared(stream_id, raw, bodies, expected)
+    stamps = None
+    if any(e.timestamp_ms is not None for e in events):  # every item is an Event by now
+        stamps = [_timestamp(stream_id, i, e) for i, e in enumerate(events)]
+    return Prepared(stream_id, raw, bodies, expected, stamps)
+
+
+def _timestamp(stream_id: str, index: int, event: Event) -> int | None:
+    ts = event.timestamp_ms
+    if ts is not None and (not isinstance(ts, int) or isinstance(ts, bool) or not 0 <= ts < 2**63):
+        raise EventRejected(f"stream {stream_id!r}, event #{index} ({event.type}): timestamp_ms must be None or an int "
+                            f"of milliseconds since the epoch, got {ts!r}")
+    return ts
 
 
 def check_writes(writes: Iterable[AtomicWrite]) -> list[AtomicWrite]:

@@ -544,12 +544,15 @@ def _apply_write(state: TxnState, p: _Prepared) -> AppendResult | WrongExpectedV
         return AppendResult(p.stream_id, highest + 1, highest, state.head)
     seq = highest
     pack, seal = state.pack, codec.seal
-    for body in p.bodies:
+    stamps = p.stamps
+    for n, body in enumerate(p.bodies):
         seq += 1
         state.head += 1
         pos = codec.u64(state.head)
-        # The bytes of codec.encode_record(p.stream_id, seq, body, state.now_ms), from parts encoded in advance.
-        txn.put(pos, seal(p.record_head + pack(seq) + body + state.now_raw), db=dbs["events"], append=True)
+        own = None if stamps is None else stamps[n]
+        stamp = state.now_raw if own is None else pack(own)
+        # The bytes of codec.encode_record(p.stream_id, seq, body, timestamp), from parts encoded in advance.
+        txn.put(pos, seal(p.record_head + pack(seq) + body + stamp), db=dbs["events"], append=True)
         txn.put(codec.seq_key(p.raw, seq), pos, db=dbs["index"])
     txn.put(p.raw, pack([seq, deleted_to]), db=dbs["streams"])
     return AppendResult(p.stream_id, highest + 1, seq, state.head)

@@ -27,13 +27,18 @@ ExpectedSeq = Expect | int
 
 @dataclass(frozen=True)
 class Event:
-    """An event to append. ``data`` is any msgpack-encodable value."""
+    """An event to append. ``data`` is any msgpack-encodable value.
+
+    ``timestamp_ms`` (None: the commit's time, the usual case) keeps the time an event already
+    has, for copying events between journals (``mob-replay import``).
+    """
 
     type: str
     data: Any = None
     metadata: dict[str, Any] | None = None
     tags: tuple[str, ...] = ()
     version: int = 1
+    timestamp_ms: int | None = None
 
 
 class RecordedEvent(NamedTuple):

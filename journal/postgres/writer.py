@@ -153,13 +153,15 @@ def apply_write(txn: PgTxn, p: Prepared) -> AppendResult | WrongExpectedVersion:
     if not p.bodies:
         return AppendResult(p.stream_id, highest + 1, highest, txn.head)
     seq, head, now = highest, txn.head, txn.now_ms
-    for body in p.bodies:
+    stamps = p.stamps
+    for n, body in enumerate(p.bodies):
         seq += 1
         head += 1
         txn.positions.append(head)
         txn.stream_ids.append(p.stream_id)
         txn.seqs.append(seq)
-        txn.records.append(codec.encode_record(p.stream_id, seq, body, now))
+        stamp = now if stamps is None or stamps[n] is None else stamps[n]
+        txn.records.append(codec.encode_record(p.stream_id, seq, body, stamp))
     txn.head = head
     txn.set_row(p.stream_id, seq, deleted_to)
     return AppendResult(p.stream_id, highest + 1, seq, head)

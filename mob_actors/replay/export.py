@@ -24,6 +24,7 @@ import copy
 import json
 import os
 import sys
+import tempfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,12 +133,21 @@ def _event_line(e: journal.RecordedEvent) -> dict[str, Any]:
 
 
 def write_atomically(path: str, text: str) -> None:
-    # A half-written export must never look like a complete one: write aside, then rename.
-    # (A plain open, not mkstemp, so the file gets the usual permissions.)
-    tmp = f"{path}.{os.getpid()}.tmp"
+    """Write ``text`` to ``path`` whole or not at all, readable by its owner only (0600).
+
+    A half-written export must never look like a complete one: the text goes to a new temporary
+    file in the target's directory, then is renamed over ``path``. That file is made by
+    ``mkstemp`` (``O_CREAT | O_EXCL``, an unpredictable name, mode 0600), so nothing planted
+    beside the target (a symlink at a guessable name) can redirect the write; conversations are
+    sensitive, hence 0600 whatever the umask.
+    """
+    directory, name = os.path.split(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:

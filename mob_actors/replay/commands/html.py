@@ -42,8 +42,9 @@ def run(args: argparse.Namespace, out: Output) -> int:
 
 def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", metavar="PATH", help="journal directory or export file")
-    p.add_argument("session", metavar="SESSION", nargs="?")
-    p.add_argument("-o", "--output", required=True, metavar="FILE.html")
+    p.add_argument("session", metavar="SESSION", nargs="?", help="session id or a unique prefix (optional for an export file)")
+    p.add_argument("-o", "--output", required=True, metavar="FILE.html",
+                   help="the page to write (replaced whole; readable by you only, mode 0600)")
 
 
 COMMAND = Command("html", "write one self-contained HTML page with the session's timeline", _arguments, run)

@@ -45,8 +45,9 @@ def run_import(args: argparse.Namespace, out: Output) -> int:
 
 def _export_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", metavar="PATH", help="journal directory")
-    p.add_argument("session", metavar="SESSION")
-    p.add_argument("-o", "--output", required=True, metavar="FILE", help="the file to write (- for stdout)")
+    p.add_argument("session", metavar="SESSION", help="session id or a unique prefix")
+    p.add_argument("-o", "--output", required=True, metavar="FILE",
+                   help="the file to write (replaced whole; readable by you only, mode 0600), or - for stdout")
 
 
 def _import_arguments(p: argparse.ArgumentParser) -> None:
