@@ -160,8 +160,8 @@ def apply_write(txn: PgTxn, p: Prepared) -> AppendResult | WrongExpectedVersion:
         txn.positions.append(head)
         txn.stream_ids.append(p.stream_id)
         txn.seqs.append(seq)
-        stamp = now if stamps is None or stamps[n] is None else stamps[n]
-        txn.records.append(codec.encode_record(p.stream_id, seq, body, stamp))
+        own = None if stamps is None else stamps[n]
+        txn.records.append(codec.encode_record(p.stream_id, seq, body, now if own is None else own))
     txn.head = head
     txn.set_row(p.stream_id, seq, deleted_to)
     return AppendResult(p.stream_id, highest + 1, seq, head)

@@ -12,10 +12,7 @@ Event data goes through :mod:`mob_actors.replay.jsonval`, so bytes (``{"$bytes":
 maps with non-string keys come back exactly. ``digest``/``message_count`` in the header are what
 replaying the events gives (None if they do not replay), so a reader can check the file.
 
-Importing appends the events to ``session:<id>`` of another journal in one atomic write that
-only succeeds if that stream does not exist yet (``expected_seq=journal.NO_STREAM``), then saves
-the snapshots its ``checkpointed`` events name, rebuilt by replay. The target journal assigns
-new positions and timestamps; everything else is kept as it was.
+Importing a file into another journal is :mod:`mob_actors.replay.importing`.
 """
 
 from __future__ import annotations
@@ -217,39 +214,3 @@ def _parse(path: str, number: int, line: str) -> Any:
         return json.loads(line)
     except ValueError as e:
         raise UsageError(f"{path}: line {number} is not JSON: {e}") from e
-
-
-# -- importing ----------------------------------------------------------------------------------
-
-
-def import_export(exp: ExportFile, j: journal.EventJournal) -> journal.AppendResult:
-    """Append the export's events as a new stream ``session:<id>`` of ``j``.
-
-    Refuses (:class:`ExportRefused`) when the events do not replay, do not start at seq 1, or the
-    session already exists in ``j``; nothing is written then.
-    """
-    session_id = exp.session_id
-    if not exp.events or exp.events[0].seq != 1:
-        raise ExportRefused(f"{exp.path}: the export does not start at seq 1, so it cannot be a whole session")
-    # The snapshots the checkpointed events name are rebuilt too, so recovery in the target
-    # journal is as quick as in the source and `verify` finds what the checkpoints promise.
-    named = frozenset(e.data["snapshot_seq"] for e in exp.events if e.type == ev.CHECKPOINTED.name and isinstance(e.data, dict))
-    snapshots: dict[int, Any] = {}
-    _, problem = replay_summary(session_id, exp.events, named, snapshots)
-    if problem is not None:
-        raise ExportRefused(f"{exp.path}: the exported events do not replay ({problem}); nothing was imported")
-    stream = ev.session_stream(session_id)
-    existing = j.highest_seq(stream)
-    if existing:
-        raise ExportRefused(f"session {session_id} already exists in {j.path} ({existing} events); nothing was imported")
-    events = [journal.Event(e.type, e.data, e.metadata or None, e.tags, e.version) for e in exp.events]
-    try:
-        # NO_STREAM: if someone creates the session between our check and this write, we lose.
-        result = j.append(stream, events, expected_seq=journal.NO_STREAM)
-    except journal.WrongExpectedVersion as e:
-        raise ExportRefused(f"session {session_id} already exists in {j.path}; nothing was imported") from e
-    except journal.EventRejected as e:
-        raise ExportRefused(f"{exp.path}: the journal refused the events: {e}") from e
-    for seq, snapshot in sorted(snapshots.items()):
-        j.save_snapshot(stream, seq, snapshot)
-    return result

@@ -6,7 +6,8 @@ import argparse
 
 from .. import export as exporting
 from ..errors import UsageError
-from ..output import OK, PROBLEMS, Output, safe
+from ..importing import IMPORTS, import_export
+from ..output import OK, PROBLEMS, Output, plural, safe
 from ..source import open_journal, resolve_session
 from .base import Command
 
@@ -35,11 +36,18 @@ def run_import(args: argparse.Namespace, out: Output) -> int:
         raise UsageError(f"{args.file}: not a {exporting.FORMAT} file")
     exp = exporting.load_export(args.file)
     with open_journal(args.path, writable=True) as j:
-        result = exporting.import_export(exp, j)
+        done = import_export(exp, j, with_binding=args.with_binding)
+    result = done.result
     if out.json:
-        out.emit({"session_id": exp.session_id, "journal": args.path, "events": result.last_seq, "position": result.position})
-    else:
-        out.console.print(f"imported session {exp.session_id} ({result.last_seq} events) into {safe(args.path)}")
+        out.emit({"session_id": exp.session_id, "journal": args.path, "events": result.last_seq, "position": result.position,
+                  "binding_dropped": done.dropped_binding, "recorded_in": IMPORTS})
+        return OK
+    out.console.print(f"imported session {safe(exp.session_id)} ({plural(result.last_seq, 'event')}, with their original times) "
+                      f"into {safe(args.path)}; the import is recorded in stream {IMPORTS}")
+    if done.dropped_binding is not None:
+        b = done.dropped_binding
+        out.console.print(f"left out its binding to member {safe(b.get('member_id'))} of mob {safe(b.get('mob_id'))}: "
+                          "it is a plain session here (--with-binding imports the binding)")
     return OK
 
 
@@ -52,9 +60,13 @@ def _export_arguments(p: argparse.ArgumentParser) -> None:
 
 def _import_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", metavar="FILE", help="a file written by export")
-    p.add_argument("path", metavar="PATH", help="journal directory (opened for writing)")
+    p.add_argument("path", metavar="PATH", help="journal directory (opened for writing; created if missing)")
+    p.add_argument("--with-binding", action="store_true",
+                   help="keep the session's binding to a mob member (by default it is left out); refused unless "
+                        "the journal's mob, if it has that mob, lists the session as that member")
 
 
 EXPORT = Command("export", "write a session's whole history to one JSON-lines file", _export_arguments, run_export)
-IMPORT = Command("import", "append an exported session to a journal (refused if the session exists there)",
+IMPORT = Command("import", "append an exported session to a journal with its original event times (refused if the "
+                 "session exists there); the import is recorded in the stream " + IMPORTS,
                  _import_arguments, run_import)
