@@ -34,6 +34,7 @@ _EXPORTS: dict[str, str] = {
     "EventStream": ".sessions.streams",
     "HistoryPage": ".core.model",
     "InputState": ".core.model",
+    "InvalidAgentMessage": ".core.errors",
     "InvalidRequest": ".core.errors",
     "InvalidTransition": ".core.errors",
     "Member": ".core.mob",
@@ -66,8 +67,10 @@ _EXPORTS: dict[str, str] = {
     "StoreError": ".core.errors",
     "StreamError": ".core.errors",
     "StreamNotFound": ".core.errors",
+    "ToolResultPending": ".core.errors",
     "TurnContext": ".core.model",
     "TurnOutcome": ".core.model",
+    "UnknownToolCall": ".core.errors",
     "Unsupported": ".core.errors",
     "new_id": ".core.ids",
 }
@@ -79,6 +82,7 @@ if TYPE_CHECKING:
     from .core.errors import CorruptEvent as CorruptEvent
     from .core.errors import CorruptMobEvent as CorruptMobEvent
     from .core.errors import Error as Error
+    from .core.errors import InvalidAgentMessage as InvalidAgentMessage
     from .core.errors import InvalidRequest as InvalidRequest
     from .core.errors import InvalidTransition as InvalidTransition
     from .core.errors import MobError as MobError
@@ -92,6 +96,8 @@ if TYPE_CHECKING:
     from .core.errors import StoreError as StoreError
     from .core.errors import StreamError as StreamError
     from .core.errors import StreamNotFound as StreamNotFound
+    from .core.errors import ToolResultPending as ToolResultPending
+    from .core.errors import UnknownToolCall as UnknownToolCall
     from .core.errors import Unsupported as Unsupported
     from .core.ids import new_id as new_id
     from .core.mob import Member as Member

@@ -135,6 +135,14 @@ class MobSessionService(MobSessionPort, Protocol):
         """The runtime adapter: an input ledger whose consumption is atomic with a turn."""
         ...
 
+    def submit_tool_result(self, session_id: str, tool_call_id: str, result: object, *, is_error: bool = False) -> CoreApplyOutput:
+        """Answer a paused turn's tool call; with every result in, continue the same run."""
+        ...
+
+    def cancel_tool_calls(self, session_id: str, reason: str = "cancelled by the host") -> Session:
+        """End a paused turn without running its calls (each gets an is_error tool message)."""
+        ...
+
     def read_history(self, session_id: str, offset: int = 0, limit: int | None = None) -> HistoryPage:
         """A page of the session's messages."""
         ...

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from .core.model import TurnContext, TurnOutcome
 
@@ -58,3 +59,27 @@ class ScriptedAgent:
             return step
         ctx.emit("text_delta", delta=step)
         return TurnOutcome([{"role": "assistant", "content": step}], step, {"output_tokens": len(step.split())})
+
+
+class ToolAgent:
+    """A scripted model that calls tools: a prompt ``"tool NAME ARGS..."`` pauses the turn on a call
+    of ``NAME`` with ``{"query": ARGS}`` for the host to run (``"tools A B"``: calls of A and B at once);
+    the continuation replies ``"NAME said: RESULT"``; any other prompt is echoed like EchoAgent."""
+
+    def __init__(self) -> None:
+        self.continuations: list[list[dict[str, Any]]] = []  # the tool results each continuation saw
+
+    def run_turn(self, ctx: TurnContext) -> TurnOutcome:
+        if ctx.tool_results:
+            self.continuations.append(list(ctx.tool_results))
+            called = {c["id"]: c["name"] for m in ctx.messages if m.get("tool_calls") for c in m["tool_calls"]}
+            text = "; ".join(f"{called.get(r['tool_call_id'], '?')} said: {r['content']}" for r in ctx.tool_results)
+            return TurnOutcome([{"role": "assistant", "content": text}], text, {"output_tokens": len(text.split())})
+        words = ctx.request.prompt.split()
+        if len(words) >= 2 and words[0] in ("tool", "tools"):
+            names = words[1:] if words[0] == "tools" else words[1:2]
+            query = " ".join(words[2:]) if words[0] == "tool" else ""
+            base = f"call-{len(ctx.messages)}-"
+            calls = [{"id": f"{base}{i}", "name": n, "arguments": {"query": query}} for i, n in enumerate(names)]
+            return TurnOutcome([{"role": "assistant", "content": f"calling {', '.join(names)}", "tool_calls": calls}], "")
+        return EchoAgent().run_turn(ctx)

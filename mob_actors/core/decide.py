@@ -14,7 +14,8 @@ import journal
 
 from . import events as ev
 from .digest import RunningDigest
-from .errors import AgentError, Conflict, InvalidRequest, Unsupported
+from .errors import AgentError, Conflict, InvalidAgentMessage, InvalidRequest, ToolResultPending, Unsupported
+from .messages import MessageShapeError, check_messages, open_tool_calls
 from .model import (
     CoreApplyOutput,
     CreateSessionRequest,
@@ -39,6 +40,7 @@ def create(session_id: str, req: CreateSessionRequest, now: int) -> list[journal
             metadata=dict(req.metadata or {}),
             labels=dict(req.labels or {}),
             binding=req.binding.to_dict() if req.binding else None,
+            forked_from=None,
         )
     ]
 
@@ -52,6 +54,8 @@ def check_turn(state: SessionState, req: StartTurnRequest) -> None:
     """Refuse a turn request before the agent runs."""
     if not isinstance(req.prompt, str):
         raise InvalidRequest(f"prompt must be a str, got {type(req.prompt).__name__}", session_id=state.id)
+    if state.pending is not None:
+        raise ToolResultPending(state.id, state.pending["run_id"], list(state.pending["open"]))
     if req.system_prompt is not None and not state.deferred:
         raise Unsupported(
             f"session {state.id}: system_prompt override is only allowed on a deferred session's first turn",
@@ -83,18 +87,41 @@ def turn(
     while this turn ran waits for the next turn (None: all of it).
     """
     check_turn(state, req)
-    if isinstance(outcome, PendingToolCall):
-        added, text, usage = list(outcome.messages), "", {}
-        callback = {"tool_name": outcome.tool_name, "args": dict(outcome.args)}
-    else:
-        added, text, usage, callback = outcome.messages, outcome.text, outcome.usage or {}, None
-    for m in added:
-        if not isinstance(m, dict) or "role" not in m or "content" not in m:
-            raise InvalidRequest(f"session {state.id}: the agent returned a message without role/content: {m!r}", session_id=state.id)
     staged = state.staged_context if staged_count is None else state.staged_context[:staged_count]
-    messages = [*staged, user_message(req), *added]
-    if req.system_prompt is not None:
-        base = [{"role": "system", "content": req.system_prompt}, *(
+    return turn_events(
+        state, run_id=run_id, boundary=boundary, prefix=[*staged, user_message(req)], outcome=outcome,
+        system_prompt=req.system_prompt, input_ids=input_ids, count_sequence=count_sequence, now=now,
+    )
+
+
+def pause_messages(pending: PendingToolCall) -> list[dict[str, Any]]:
+    """The messages of a turn paused with ``CallbackPending``: the agent's, with the call on the last
+    assistant message (or on a new one); the call must have been named (``call_id``)."""
+    call = {"id": pending.call_id, "name": pending.tool_name, "arguments": dict(pending.args)}
+    messages = list(pending.messages)
+    last = messages[-1] if messages else None
+    if isinstance(last, dict) and last.get("role") == "assistant" and not last.get("tool_calls"):
+        messages[-1] = {**last, "tool_calls": [call]}
+    else:
+        messages.append({"role": "assistant", "content": "", "tool_calls": [call]})
+    return messages
+
+
+def turn_events(
+    state: SessionState, *, run_id: str, boundary: RunApplyBoundary, prefix: list[dict[str, Any]],
+    outcome: TurnOutcome | PendingToolCall, system_prompt: str | None, input_ids: list[str], count_sequence: bool, now: int,
+) -> list[journal.Event]:
+    """The ``turn_applied`` of a turn (``prefix``: what precedes the agent's messages) or of the
+    continuation of a paused run (no prefix). It pauses when the agent's calls stay unanswered."""
+    if isinstance(outcome, PendingToolCall):
+        added, text, usage = pause_messages(outcome), "", {}
+    else:
+        added, text, usage = outcome.messages, outcome.text, outcome.usage or {}
+    if not isinstance(added, list):
+        raise InvalidAgentMessage(state.id, "messages", f"must be a list of messages, got {type(added).__name__}")
+    messages = [*prefix, *added]
+    if system_prompt is not None:
+        base = [{"role": "system", "content": system_prompt}, *(
             state.messages[1:] if state.messages and state.messages[0].get("role") == "system" else state.messages
         )]
         digest = RunningDigest(base)
@@ -110,12 +137,16 @@ def turn(
             f"session {state.id}: the agent returned messages that cannot be encoded as JSON ({e}); nothing was recorded",
             session_id=state.id,
         ) from e
+    still_open = _check_agent_messages(state, added)
+    callback = None
+    if still_open:
+        callback = {"tool_name": still_open[0]["name"], "args": dict(still_open[0]["arguments"]), "calls": still_open}
     return [
         ev.TURN_APPLIED(
             run_id=run_id,
             boundary=RunApplyBoundary(boundary).value,
             messages=messages,
-            system_prompt=req.system_prompt,
+            system_prompt=system_prompt,
             text=None if messages and messages[-1].get("content") == text else text,  # see events.turn_text
             usage=dict(usage),
             contributing_input_ids=list(input_ids),
@@ -126,6 +157,16 @@ def turn(
             at_ms=now,
         )
     ]
+
+
+def _check_agent_messages(state: SessionState, added: list[Any]) -> list[dict[str, Any]]:
+    """Hold what the agent returned to the message shape; the calls it leaves for the host to run."""
+    try:
+        check_messages(added)
+        still_open = open_tool_calls(added)
+    except MessageShapeError as e:
+        raise InvalidAgentMessage(state.id, e.field, e.problem) from None
+    return [{"id": c["id"], "name": c["name"], "arguments": dict(c["arguments"])} for c in still_open]
 
 
 def committed_seq(state: SessionState, run_id: str) -> int | None:
@@ -161,7 +202,11 @@ def stored_output(data: Mapping[str, Any], session_snapshot: bytes) -> CoreApply
     added = list(data["messages"])
     users = [i for i, m in enumerate(added) if m.get("role") == "user"]
     agent_messages = added[users[0] + 1:] if users else added
-    return CoreApplyOutput(receipt, session_snapshot, None, PendingToolCall(callback["tool_name"], callback["args"], tuple(agent_messages)))
+    calls = tuple(callback.get("calls") or ())
+    pending = PendingToolCall(
+        callback["tool_name"], callback["args"], tuple(agent_messages), calls[0]["id"] if calls else "", calls, data["run_id"],
+    )
+    return CoreApplyOutput(receipt, session_snapshot, None, pending)
 
 
 def append_context(

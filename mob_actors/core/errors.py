@@ -130,12 +130,37 @@ class AgentError(SessionError):
     code = "AGENT_ERROR"
 
 
+class InvalidAgentMessage(AgentError):
+    """The agent returned a message that is not of the documented shape; nothing was recorded.
+
+    ``field`` names it as ``messages[i].<field>``, counted in what the agent returned.
+    """
+
+    session_id: str
+
+    def __init__(self, session_id: str, field: str, problem: str) -> None:
+        super().__init__(
+            f"session {session_id}: the agent returned a bad message: {field} {problem}; nothing was recorded "
+            "(the message shape is in mob_actors/core/messages.py)",
+            session_id=session_id,
+        )
+        self.field = field
+        self.problem = problem
+
+
 class CallbackPending(AgentError, metaclass=abc.ABCMeta):
-    """Raised by an agent to pause a turn until the result of a tool call arrives.
+    """Raised by an agent to pause a turn until the host has run a tool and sent its result.
+
+    ``CallbackPending(tool_name, arguments, messages=(), call_id=None)``: the turn is recorded
+    with ``messages`` and an assistant tool-call message for this call (its ``tool_calls`` are
+    added to the last of ``messages`` when that is an assistant message without calls); the
+    service names the call (``call_id``) when the agent does not. Returning messages that end
+    with an unanswered assistant tool call pauses the same way.
 
     It carries the turn's terminal, a :class:`~mob_actors.PendingToolCall` (``.pending``), which
-    the service records and returns as ``CoreApplyOutput.terminal``; ``start_turn`` raises it
-    again, naming the session. A ``PendingToolCall`` counts as an instance of this class (it is
+    the service returns as ``CoreApplyOutput.terminal``; ``start_turn`` raises it again, naming
+    the session. The call's arguments are ``arguments`` (also ``tool_args``); ``args`` is the
+    standard exception tuple. A ``PendingToolCall`` counts as an instance of this class (it is
     registered as a virtual subclass), so hosts that check
     ``isinstance(out.terminal, CallbackPending)`` keep working; ``except CallbackPending`` still
     catches only the exception.
@@ -144,16 +169,18 @@ class CallbackPending(AgentError, metaclass=abc.ABCMeta):
     pending: PendingToolCall
 
     def __init__(
-        self, tool_name: str, args: Mapping[str, Any] | None = None, messages: Iterable[dict[str, Any]] = (),
-        *, session_id: str | None = None,
+        self, tool_name: str, arguments: Mapping[str, Any] | None = None, messages: Iterable[dict[str, Any]] = (),
+        *, call_id: str | None = None, session_id: str | None = None,
     ) -> None:
         super().__init__(f"turn paused: waiting for the result of tool {tool_name!r}", session_id=session_id)
-        self.pending = PendingToolCall(tool_name, dict(args or {}), tuple(messages))
+        self.pending = PendingToolCall(tool_name, dict(arguments or {}), tuple(messages), call_id or "")
 
     @classmethod
     def of(cls, pending: PendingToolCall, session_id: str | None = None) -> CallbackPending:
         """The exception that carries ``pending`` (what ``start_turn`` raises for a paused turn)."""
-        return cls(pending.tool_name, pending.args, pending.messages, session_id=session_id)
+        e = cls(pending.tool_name, pending.args, pending.messages, call_id=pending.call_id, session_id=session_id)
+        e.pending = pending
+        return e
 
     @property
     def tool_name(self) -> str:
@@ -161,20 +188,19 @@ class CallbackPending(AgentError, metaclass=abc.ABCMeta):
         return self.pending.tool_name
 
     @property
+    def arguments(self) -> dict[str, Any]:
+        """The tool call's arguments."""
+        return self.pending.args
+
+    @property
     def tool_args(self) -> dict[str, Any]:
-        """The tool's arguments (also ``args``)."""
+        """The tool call's arguments (the same as ``arguments``)."""
         return self.pending.args
 
-    # ``args`` is the tool's arguments. BaseException.__init__ would overwrite a plain attribute
-    # with the message tuple (and its setter turns a dict into a tuple of keys), so it is a property.
-    @property  # type: ignore[override]
-    def args(self) -> dict[str, Any]:
-        """The tool's arguments."""
-        return self.pending.args
-
-    @args.setter
-    def args(self, value: object) -> None:
-        BaseException.args.__set__(self, value)  # type: ignore[attr-defined]
+    @property
+    def call_id(self) -> str:
+        """The id of the pending call ('' until the service has named it)."""
+        return self.pending.call_id
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -186,14 +212,37 @@ class CallbackPending(AgentError, metaclass=abc.ABCMeta):
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, (CallbackPending, PendingToolCall)):
-            return (self.tool_name, self.args) == (other.tool_name, other.args)
+            return (self.tool_name, self.arguments) == (other.tool_name, other.arguments)
         return NotImplemented
 
     def __hash__(self) -> int:
         return hash(self.tool_name)
 
     def __repr__(self) -> str:
-        return f"CallbackPending(tool_name={self.tool_name!r}, args={self.args!r})"
+        return f"CallbackPending(tool_name={self.tool_name!r}, arguments={self.arguments!r})"
+
+
+class ToolResultPending(SessionError):
+    """A new turn was asked for while a paused turn still waits for tool results.
+
+    Answer the calls with ``submit_tool_result`` (``call_ids`` names them), or end them with
+    ``cancel_tool_calls`` and then start the turn.
+    """
+
+    code = "TOOL_RESULT_PENDING"
+    session_id: str
+
+    def __init__(self, session_id: str, run_id: str, call_ids: list[str]) -> None:
+        if call_ids:
+            what = f"tool call(s) {', '.join(call_ids)} of run {run_id} wait for their results"
+        else:
+            what = f"run {run_id} has all its tool results but did not continue (submit one of them again to continue it)"
+        super().__init__(
+            f"session {session_id}: {what}; answer them with submit_tool_result(), or cancel_tool_calls() first",
+            session_id=session_id,
+        )
+        self.run_id = run_id
+        self.call_ids = list(call_ids)
 
 
 # The terminal of a paused turn used to be the exception itself; hosts still check it with isinstance.
@@ -210,6 +259,18 @@ class InvalidRequest(SessionError):
     """A request argument is malformed (the message says which and why)."""
 
     code = "INVALID_PARAMS"
+
+
+class UnknownToolCall(InvalidRequest):
+    """A tool result names a call the session never made (or a call of another session)."""
+
+    code = "UNKNOWN_TOOL_CALL"
+    session_id: str
+
+    def __init__(self, session_id: str, tool_call_id: object, pending: list[str]) -> None:
+        waiting = f"the calls waiting are {', '.join(pending)}" if pending else "no tool call is waiting for a result"
+        super().__init__(f"session {session_id} made no tool call {tool_call_id!r}; {waiting}", session_id=session_id)
+        self.tool_call_id = tool_call_id
 
 
 class Conflict(SessionError):

@@ -59,8 +59,11 @@ def _t(name: str, fields: str, doc: str, version: int = 1) -> EventType:
 
 # -- session events (stream session:<id>) -------------------------------------------------------
 SESSION_CREATED = _t(
-    "session_created", "session_id created_at_ms messages metadata labels binding",
-    "A new session; `messages` holds its system prompt, if any; `binding` is a MobBinding dict or None.",
+    "session_created", "session_id created_at_ms messages metadata labels binding forked_from",
+    "A new session; `messages` holds its system prompt, if any (a fork: the source's conversation); "
+    "`binding` is a MobBinding dict or None; `forked_from` is None, or for a fork its lineage "
+    "{source_id, seq, digest, message_count} plus what it inherits: {pending, deferred}.",
+    version=2,
 )
 SESSION_REVIVED = _t("session_revived", "at_ms", "A session with durable history was made live again (un-archives it).")
 TURN_APPLIED = _t(
@@ -69,8 +72,31 @@ TURN_APPLIED = _t(
     "A finished turn: `messages` are all it added (staged context, the user message, the agent's); "
     "`system_prompt` replaces the system message (deferred first turn only); `digest`/`message_count` "
     "describe the messages after it; the `contributing_input_ids` are consumed by it; `callback` is "
-    "{tool_name, args} when the turn paused on a tool, else None; `text` is the reply text, or None when "
-    "it is the content of the last of `messages` (as usual: a long reply is then stored once; see turn_text).",
+    "{tool_name, args, calls} when the turn paused on tool calls the host runs (`calls`: every "
+    "{id, name, arguments} still waiting for a result; tool_name/args: the first), else None. "
+    "A continuation of a paused run has the same `run_id`, no user message and the next `sequence`. "
+    "`text` is the reply text, or None when it is the content of the last of `messages` (as usual: a "
+    "long reply is then stored once; see turn_text).",
+    version=2,
+)
+TOOL_RESULT_SUBMITTED = _t(
+    "tool_result_submitted", "run_id tool_call_id message input_id digest message_count at_ms",
+    "The result of a pending tool call: `message` is the tool message appended; `input_id` the ledger "
+    "input it consumes (None when submitted directly); `digest`/`message_count` describe the messages after it.",
+)
+TOOL_RESULT_ACCEPTED = _t(
+    "tool_result_accepted", "input_id tool_call_id content is_error at_ms",
+    "A tool result entered the runtime adapter's ledger; consumed by the tool_result_submitted naming it.",
+)
+TOOL_CALLS_CANCELLED = _t(
+    "tool_calls_cancelled", "run_id call_ids messages reason digest message_count at_ms",
+    "The host ended a paused run without running its calls: `messages` are the tool messages saying so "
+    "(is_error), one per call in `call_ids`; the session takes new turns again.",
+)
+REWOUND = _t(
+    "rewound", "to_seq messages pending deferred digest message_count at_ms",
+    "The visible conversation was set back to what it was after event `to_seq`: `messages` are its "
+    "messages then, `pending` its paused run then (or None); the events in between stay in the journal, abandoned.",
 )
 INPUT_ACCEPTED = _t("input_accepted", "input_id content at_ms", "An input entered the runtime adapter's ledger.")
 CONTEXT_APPENDED = _t(
@@ -100,13 +126,27 @@ ALL: dict[str, EventType] = {
     t.name: t
     for t in (
         SESSION_CREATED, SESSION_REVIVED, TURN_APPLIED, INPUT_ACCEPTED, CONTEXT_APPENDED, CHECKPOINTED,
-        DISCARDED, ARCHIVED, MOB_CREATED, MEMBER_SPAWNED, MEMBER_RETIRED, PEERS_WIRED, PEERS_UNWIRED,
+        DISCARDED, ARCHIVED, TOOL_RESULT_SUBMITTED, TOOL_RESULT_ACCEPTED, TOOL_CALLS_CANCELLED, REWOUND, MOB_CREATED, MEMBER_SPAWNED, MEMBER_RETIRED, PEERS_WIRED, PEERS_UNWIRED,
         MOB_STOPPED, MOB_RESUMED, MOB_COMPLETED, MOB_RESET, MOB_DESTROYED,
     )
 }
 
-# (type, from_version) -> fn(data) -> data of from_version + 1. Empty: every type is at version 1.
-UPCASTERS: dict[tuple[str, int], Callable[[Any], Any]] = {}
+def _session_created_v1(data: Any) -> Any:
+    """v1 had no lineage: every session written then is an original."""
+    return {**data, "forked_from": None}
+
+
+def _turn_applied_v1(data: Any) -> Any:
+    """v1 paused turns named one tool and no call id: nothing a host can answer by id."""
+    callback = data.get("callback")
+    return {**data, "callback": None if callback is None else {**callback, "calls": []}}
+
+
+# (type, from_version) -> fn(data) -> data of from_version + 1.
+UPCASTERS: dict[tuple[str, int], Callable[[Any], Any]] = {
+    (SESSION_CREATED.name, 1): _session_created_v1,
+    (TURN_APPLIED.name, 1): _turn_applied_v1,
+}
 
 
 def turn_text(data: dict[str, Any]) -> Any:

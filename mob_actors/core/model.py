@@ -10,7 +10,9 @@ from typing import Any, Protocol
 
 import msgpack
 
-Message = dict[str, Any]  # {"role": "system"|"user"|"assistant"|"tool", "content": ..., **extra}
+from .messages import unanswered_calls
+
+Message = dict[str, Any]  # {"role": "system"|"user"|"assistant"|"tool", "content": ..., **extra}: see core/messages.py
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,12 @@ class MobBinding:
 
 @dataclass
 class Session:
-    """A session as its events replay to. ``messages`` is the whole conversation."""
+    """A session as its events replay to. ``messages`` is the whole conversation.
+
+    ``pending_tool_calls`` are the tool calls of a paused turn still waiting for their results
+    (``{id, name, arguments}``; empty when no turn is paused): answer them with
+    ``submit_tool_result`` or end them with ``cancel_tool_calls``.
+    """
 
     id: str
     messages: list[Message] = field(default_factory=list)
@@ -43,6 +50,16 @@ class Session:
     created_at_ms: int = 0
     updated_at_ms: int = 0
     archived: bool = False
+
+    @property
+    def pending_tool_calls(self) -> list[dict[str, Any]]:
+        """The calls of the last assistant message that have no tool result yet (a paused turn)."""
+        return unanswered_calls(self.messages)
+
+    @property
+    def awaiting_tool_result(self) -> bool:
+        """True while a paused turn waits for tool results (see ``pending_tool_calls``)."""
+        return bool(self.pending_tool_calls)
 
     def to_dict(self) -> dict[str, Any]:
         """The session as a plain dict (format version 1)."""
@@ -243,28 +260,46 @@ class InputState:
     input_id: str
     session_id: str
     state: str  # "accepted" or "consumed"
-    content: str
+    content: Any  # a prompt (str); for a tool result, its content (str or a list of parts)
     run_id: str | None = None
     sequence: int | None = None
+    tool_call_id: str | None = None  # set for a tool result (``accept_tool_result``)
 
 
 @dataclass(frozen=True)
 class PendingToolCall:
-    """The terminal of a turn the agent paused on a tool call (it raised ``CallbackPending``).
+    """The terminal of a turn that paused on tool calls the host runs.
 
-    The turn is recorded with the messages the agent added and this call (``callback`` of its
-    ``turn_applied`` event); the host runs the tool and sends its result in a later turn.
-    ``isinstance(p, CallbackPending)`` is True for it (see :class:`~mob_actors.CallbackPending`).
+    The turn is recorded with the assistant's tool-call message; ``calls`` are every call still
+    waiting for a result (``{id, name, arguments}``), and ``tool_name``/``arguments``/``call_id``
+    name the first of them. The host runs them and answers with ``submit_tool_result(session_id,
+    call_id, result)``, which continues the same run (``run_id``). ``messages`` are the messages
+    the agent added in the paused turn. ``isinstance(p, CallbackPending)`` is True for it (see
+    :class:`~mob_actors.CallbackPending`).
     """
 
     tool_name: str
     args: dict[str, Any] = field(default_factory=dict)
     messages: tuple[Message, ...] = ()
+    call_id: str = ""
+    calls: tuple[dict[str, Any], ...] = ()
+    run_id: str = ""
 
     def __post_init__(self) -> None:
         # Copies, so that the agent's later changes to what it passed cannot alter the record.
         object.__setattr__(self, "args", dict(self.args))
         object.__setattr__(self, "messages", tuple(self.messages))
+        object.__setattr__(self, "calls", tuple(dict(c) for c in self.calls))
+
+    @property
+    def arguments(self) -> dict[str, Any]:
+        """The first pending call's arguments (the same dict as ``args``)."""
+        return self.args
+
+    @property
+    def call_ids(self) -> list[str]:
+        """The ids of every call still waiting for its result."""
+        return [c["id"] for c in self.calls]
 
     def __hash__(self) -> int:  # args is a dict: hash by name, equality compares everything
         return hash(self.tool_name)
@@ -283,29 +318,40 @@ class Cancellation(Protocol):
 
 
 class TurnContext:
-    """What an agent gets for one turn (``Agent.run_turn(ctx)``).
+    """What an agent gets for one turn (see "Writing an agent" in the README).
 
-    Attributes:
-        session: a copy of the :class:`Session` as the turn starts: ``messages`` is the whole
-            conversation so far, with any staged system context already appended, but not this
-            turn's user message; ``metadata``, ``labels`` and ``binding`` as stored. Changing it
-            changes nothing stored.
-        request: the :class:`StartTurnRequest`: ``prompt`` (the user message),
-            ``additional_instructions`` (prepended to it as ``[SYSTEM NOTICE: ...]``) and
-            ``system_prompt`` (a deferred session's first turn only). Already checked.
-        cancelled: set when ``interrupt()`` cancels the turn (``is_set()``, ``wait(timeout)``);
-            an agent should stop soon after, and nothing of an interrupted turn is recorded.
+    - ``messages``: the conversation to answer, ready for a model call: the history (with any
+      staged system context) plus this turn's user message; on a continuation after tool results,
+      the history ending with those results (no new user message).
+    - ``session``: a copy of the session as committed before this turn (``session.messages`` is
+      the history without this turn's user message).
+    - ``request``: the :class:`StartTurnRequest` (on a continuation, one with an empty prompt).
+    - ``tool_results``: the tool messages this continuation answers (empty on a fresh turn).
+    - ``run_id``: the run this turn belongs to (a continuation keeps its run's id).
+    - ``emit(type, **data)`` streams an event; ``cancelled`` is set by ``interrupt`` (an agent
+      should stop soon after; nothing of an interrupted turn is recorded).
 
-    :meth:`emit` streams progress to the session's subscribers. What the agent returns
-    (:class:`TurnOutcome`) is checked like any stored data: JSON-like values, no NaN, at most
-    ``mob_actors.core.values.MAX_DEPTH`` levels deep.
+    What the agent returns (:class:`TurnOutcome`) is checked like any stored data (JSON-like
+    values, no NaN, at most ``mob_actors.core.values.MAX_DEPTH`` levels deep) and its messages
+    against the message shape (:mod:`mob_actors.core.messages`).
     """
 
-    def __init__(self, session: Session, request: StartTurnRequest, emit: Callable[[str, dict[str, Any]], None], cancelled: Cancellation) -> None:
+    def __init__(
+        self, session: Session, request: StartTurnRequest, emit: Callable[[str, dict[str, Any]], None], cancelled: Cancellation,
+        *, messages: list[Message] | None = None, tool_results: list[Message] | None = None, run_id: str = "",
+    ) -> None:
         self.session = session
         self.request = request
         self._emit = emit
         self.cancelled = cancelled
+        self.messages: list[Message] = list(session.messages) if messages is None else messages
+        self.tool_results: list[Message] = list(tool_results or ())
+        self.run_id = run_id
+
+    @property
+    def resuming(self) -> bool:
+        """True when this call continues a paused run with tool results."""
+        return bool(self.tool_results)
 
     def emit(self, type: str, **data: Any) -> None:
         """Stream an event (e.g. ``text_delta``) to the session's subscribers."""
@@ -313,8 +359,10 @@ class TurnContext:
 
 
 class Agent(Protocol):
-    """The pluggable part: anything with ``run_turn``. Raise :class:`CallbackPending` to pause."""
+    """The pluggable part: anything with ``run_turn``. To have the host run a tool, end the
+    returned messages with an assistant message whose ``tool_calls`` have no result yet (or
+    raise :class:`CallbackPending`): the turn pauses until ``submit_tool_result``."""
 
     def run_turn(self, ctx: TurnContext) -> TurnOutcome:
-        """Run one turn: return the messages the agent adds (after the user message) and its reply."""
+        """Run one turn: return the messages the agent adds (after ``ctx.messages``) and its reply."""
         ...

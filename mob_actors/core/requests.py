@@ -114,7 +114,7 @@ def outcome(session_id: str, value: TurnOutcome | PendingToolCall) -> TurnOutcom
         if isinstance(value, PendingToolCall):
             tool_name = check_text(value.tool_name, "CallbackPending.tool_name")
             args = clean_dict(value.args, "CallbackPending.args")
-            return PendingToolCall(tool_name, args, tuple(_messages(value.messages, "CallbackPending.messages")))
+            return PendingToolCall(tool_name, args, tuple(_messages(value.messages, "CallbackPending.messages")), value.call_id)
         messages = _messages(value.messages, "TurnOutcome.messages")
         text = check_text(value.text, "TurnOutcome.text")
         usage: dict[str, Any] | None = clean_dict(value.usage, "TurnOutcome.usage") if value.usage is not None else None

@@ -63,6 +63,12 @@ class SessionState:
     context_keys: dict[str, list[Any]] = field(default_factory=dict)  # idempotency_key -> [text, source]
     staged_context: list[dict[str, Any]] = field(default_factory=list)
     checkpoint_seq: int = 0  # seq of the last snapshot
+    # The paused run, if a turn paused on tool calls: {run_id, boundary, calls: [{id, name, arguments}], open: [ids]}.
+    # Replaced, never changed in place (published views share it).
+    pending: dict[str, Any] | None = None
+    answered: dict[str, str] = field(default_factory=dict)  # tool_call_id -> run_id, results recorded
+    forked_from: dict[str, Any] | None = None  # a fork's lineage (its session_created's forked_from)
+    last_turn: dict[str, Any] | None = None  # the data of the last turn_applied (its receipt and result)
     digest: RunningDigest = field(default_factory=RunningDigest)
 
     # -- views ---------------------------------------------------------------------------------
@@ -79,6 +85,19 @@ class SessionState:
             updated_at_ms=self.updated_at_ms,
             archived=self.archived,
         )
+
+    def open_calls(self) -> list[dict[str, Any]]:
+        """The calls of the paused run still waiting for their results (empty if none is paused)."""
+        p = self.pending
+        if p is None:
+            return []
+        waiting = set(p["open"])
+        return [dict(c) for c in p["calls"] if c["id"] in waiting]
+
+    def lineage(self) -> dict[str, Any] | None:
+        """Where this session was forked from: {source_id, seq, digest, message_count}, or None."""
+        f = self.forked_from
+        return None if f is None else {k: f[k] for k in ("source_id", "seq", "digest", "message_count")}
 
     def session_bytes(self) -> bytes:
         """``self.to_session().to_bytes()``: the session as the bytes a turn's receipt carries."""
@@ -109,7 +128,7 @@ class SessionState:
     def input_state(self, input_id: str) -> InputState:
         """The ledger state of one input of this session (it must be known)."""
         rec = self.inputs[input_id]
-        return InputState(input_id, self.id, rec["state"], rec["content"], rec["run_id"], rec["sequence"])
+        return InputState(input_id, self.id, rec["state"], rec["content"], rec["run_id"], rec["sequence"], rec.get("tool_call_id"))
 
     def reader_copy(self) -> SessionState:
         """A copy readers may keep while this state evolves (containers copied one level deep)."""
@@ -124,6 +143,7 @@ class SessionState:
             inputs=dict(self.inputs),
             context_keys=dict(self.context_keys),
             staged_context=list(self.staged_context),
+            answered=dict(self.answered),
             digest=self.digest.copy(),
         )
 
@@ -150,6 +170,13 @@ class SessionState:
             "context_keys": self.context_keys,
             "staged_context": self.staged_context,
             "checkpoint_seq": self.checkpoint_seq,
+            "pending": self.pending,
+            "answered": self.answered,
+            "forked_from": self.forked_from,
+            # Without its messages (they are in "messages"), so with its reply text resolved.
+            "last_turn": None if self.last_turn is None else {
+                **{k: v for k, v in self.last_turn.items() if k != "messages"}, "text": ev.turn_text(self.last_turn),
+            },
         }
         if self.discarded:  # only then: snapshots written before the field existed compare equal
             snapshot["discarded"] = True
@@ -232,6 +259,11 @@ def _evolve(state: SessionState | None, event: EventLike) -> SessionState:
             binding=MobBinding.from_dict(data["binding"]),
             updated_at_ms=data["created_at_ms"],
         )
+        forked = data.get("forked_from")
+        if forked is not None:
+            state.forked_from = forked
+            state.pending = forked["pending"]
+            state.deferred = forked["deferred"]
         state.digest = RunningDigest(state.messages)
         state.seq = 1
         return state
@@ -288,6 +320,55 @@ def _turn_applied(state: SessionState, data: dict[str, Any], seq: int) -> None:
         if isinstance(value, (int, float)):
             state.usage[key] = state.usage.get(key, 0) + value
     state.deferred = False
+    callback = data["callback"]
+    calls = callback.get("calls") if callback else None
+    # A turn ends any pause before it (only a continuation can follow one); it may pause again.
+    state.pending = {"run_id": run_id, "boundary": data["boundary"], "calls": calls, "open": [c["id"] for c in calls]} if calls else None
+    state.last_turn = data
+
+
+@_on(ev.TOOL_RESULT_SUBMITTED)
+def _tool_result_submitted(state: SessionState, data: dict[str, Any], seq: int) -> None:
+    message, call_id, run_id = data["message"], data["tool_call_id"], data["run_id"]
+    state.messages.append(message)
+    state.digest.extend((message,))
+    _check(state, seq, data["digest"], data["message_count"])
+    p = state.pending
+    if p is not None and call_id in p["open"]:
+        state.pending = {**p, "open": [i for i in p["open"] if i != call_id]}
+    state.answered[call_id] = run_id
+    input_id = data["input_id"]
+    rec = state.inputs.get(input_id) if input_id is not None else None
+    if rec is not None:
+        state.inputs[input_id] = {**rec, "state": "consumed", "run_id": run_id, "sequence": max(0, state.run_sequences.get(run_id, 1) - 1)}
+
+
+@_on(ev.TOOL_RESULT_ACCEPTED)
+def _tool_result_accepted(state: SessionState, data: dict[str, Any], seq: int) -> None:
+    state.inputs[data["input_id"]] = {
+        "content": data["content"], "state": "accepted", "run_id": None, "sequence": None,
+        "tool_call_id": data["tool_call_id"], "is_error": data["is_error"],
+    }
+
+
+@_on(ev.TOOL_CALLS_CANCELLED)
+def _tool_calls_cancelled(state: SessionState, data: dict[str, Any], seq: int) -> None:
+    state.messages.extend(data["messages"])
+    state.digest.extend(data["messages"])
+    _check(state, seq, data["digest"], data["message_count"])
+    for call_id in data["call_ids"]:
+        state.answered[call_id] = data["run_id"]
+    state.pending = None
+
+
+@_on(ev.REWOUND)
+def _rewound(state: SessionState, data: dict[str, Any], seq: int) -> None:
+    state.messages = list(data["messages"])
+    state.digest = RunningDigest(state.messages)
+    state.pending = data["pending"]
+    state.deferred = data["deferred"]
+    state.last_turn = None  # the turns after to_seq are abandoned: none of them is "the last"
+    _check(state, seq, data["digest"], data["message_count"])
 
 
 @_on(ev.INPUT_ACCEPTED)

@@ -16,6 +16,7 @@ from ..core.errors import CorruptMobEvent, MobError, SessionError
 from ..core.mob import Member, MobDefinition, MobState, MobStatus, fold_mob
 from ..core.model import Agent, RunApplyBoundary, RunResult, StartTurnRequest
 from ..sessions.service import PersistentSessionService, result_of
+from ..sessions.turn import check_agent
 from .link import ASK_TIMEOUT_S as ASK_TIMEOUT_S
 from .link import SupervisorLink
 from .supervisor import MobSupervisor, check_persistent
@@ -181,7 +182,11 @@ class MobRuntime:
         allow_ephemeral_sessions: bool = False,
         session_service: MobSessionPort | None = None,
     ) -> MobRuntime:
-        """Open (or create) the journal and bring every mob back in the state it had."""
+        """Open (or create) the journal and bring every mob back in the state it had.
+
+        ``agent`` must have a callable ``run_turn`` (refused with ``InvalidRequest`` before anything is opened).
+        """
+        check_agent(agent)
         if isinstance(path_or_journal, journal.EventJournal):
             j, owns_journal = path_or_journal, False
         elif isinstance(session_service, PersistentSessionService) and _same_dir(session_service.journal.path, path_or_journal):

@@ -22,7 +22,7 @@ import pykka
 
 import journal
 
-from ..core import decide
+from ..core import decide, tools
 from ..core.errors import SessionError, SessionNotFound
 from ..core.events import now_ms
 from ..core.model import PendingToolCall, RunApplyBoundary, RunBoundaryReceipt, StartTurnRequest, TurnOutcome
@@ -53,6 +53,7 @@ class CommitTurn:
     input_ids: list[str]
     outcome: TurnOutcome | PendingToolCall
     staged_count: int | None = None  # staged context when the turn started (None: all)
+    resume: bool = False  # the continuation of the paused run (request and input ids unused)
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ class TurnCommitted:
 
     receipt: RunBoundaryReceipt
     snapshot: Callable[[], bytes]
+    callback: dict[str, Any] | None = None  # the turn's callback: it paused on these calls
 
 
 @dataclass(frozen=True)
@@ -174,16 +176,19 @@ class SessionActor(pykka.ThreadingActor):
         self.hooks.publish(self.state)
 
     def _commit_turn(self, m: CommitTurn) -> TurnCommitted:
-        events = decide.turn(
-            self.state, run_id=m.run_id, req=m.request, boundary=m.boundary, input_ids=m.input_ids,
-            outcome=m.outcome, count_sequence=self.store.durable, now=now_ms(), staged_count=m.staged_count,
-        )
+        if m.resume:
+            events = tools.continuation(self.state, outcome=m.outcome, count_sequence=self.store.durable, now=now_ms())
+        else:
+            events = decide.turn(
+                self.state, run_id=m.run_id, req=m.request, boundary=m.boundary, input_ids=m.input_ids,
+                outcome=m.outcome, count_sequence=self.store.durable, now=now_ms(), staged_count=m.staged_count,
+            )
         self._persist(events)
         receipt = decide.receipt_of(events[0].data)
         every = self.store.checkpoint_every
         if every is not None and self.state.seq - self.state.checkpoint_seq >= every:
             self.actor_ref.tell(Checkpoint())  # after the reply: the caller does not wait for it
-        return TurnCommitted(receipt, self.state.session_bytes_later())
+        return TurnCommitted(receipt, self.state.session_bytes_later(), events[0].data["callback"])
 
     def _checkpoint(self, force: bool) -> bool:
         """Snapshot + ``checkpointed`` event under the gate. Failures are logged, never fatal."""

@@ -59,6 +59,14 @@ class AsyncSessionService:
         """Run one turn under ``run_id``, consuming those inputs; returns the receipt (``once``: at most once per run id)."""
         return await asyncio.to_thread(self.service.apply_runtime_turn, session_id, run_id, req, boundary, contributing_input_ids, once=once)
 
+    async def submit_tool_result(self, session_id: str, tool_call_id: str, result: object, *, is_error: bool = False) -> CoreApplyOutput:
+        """Answer a paused turn's tool call; with every result in, the same run continues."""
+        return await asyncio.to_thread(self.service.submit_tool_result, session_id, tool_call_id, result, is_error=is_error)
+
+    async def cancel_tool_calls(self, session_id: str, reason: str = "cancelled by the host") -> Session:
+        """End a paused turn without running its calls."""
+        return await asyncio.to_thread(self.service.cancel_tool_calls, session_id, reason)
+
     async def interrupt(self, session_id: str) -> None:
         """Ask the running turn to stop."""
         await asyncio.to_thread(self.service.interrupt, session_id)

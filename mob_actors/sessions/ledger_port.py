@@ -15,6 +15,7 @@ from ..core.state import SessionState
 from .actor import AcceptInput
 from .residency import Residency
 from .store import SessionStore
+from .toolcalls import ToolCalls
 
 
 class SessionsLedgerPort:
@@ -23,11 +24,21 @@ class SessionsLedgerPort:
     def __init__(
         self, residency: Residency, store: SessionStore, read_state: Callable[[str], SessionState],
         apply: Callable[[str, str, StartTurnRequest, RunApplyBoundary | str, list[str]], CoreApplyOutput],
+        tools: ToolCalls,
     ) -> None:
         self._residency = residency
         self._store = store
         self._read_state = read_state
         self._apply = apply
+        self._tools = tools
+
+    def accept_tool_result(self, session_id: str, input_id: str, tool_call_id: str, result: object, is_error: bool) -> InputState:
+        """Record a tool result for a pending call of the paused turn (the tool-call operations do it)."""
+        return self._tools.accept(session_id, input_id, tool_call_id, result, is_error)
+
+    def submit_tool_inputs(self, session_id: str, input_ids: list[str]) -> CoreApplyOutput:
+        """Consume tool-result inputs and continue the paused run."""
+        return self._tools.submit_inputs(session_id, input_ids)
 
     def accept_input(self, session_id: str, input_id: str, content: str) -> InputState:
         """Ask the live session's actor to record the input (its content checked first)."""

@@ -13,6 +13,7 @@ events were durable), so a read never waits for a running turn.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Callable
@@ -58,7 +59,8 @@ from .ledger_port import SessionsLedgerPort
 from .residency import Residency, check_max_resident
 from .store import JournalStore, MemoryStore, SessionStore, check_checkpoint_every, check_keep_snapshots
 from .streams import EventStream
-from .turn import run_turn
+from .toolcalls import ToolCalls
+from .turn import check_agent, run_locked, run_turn
 
 log = logging.getLogger(__name__)
 
@@ -76,13 +78,14 @@ class SessionService:
     :class:`EphemeralSessionService`; call :meth:`shutdown` (or use ``with``) when done."""
 
     def __init__(self, agent: Agent, store: SessionStore, *, max_resident: int | None) -> None:
-        self._agent = agent
+        self._agent = check_agent(agent)
         self._store = store
         self._residency = Residency(
             store, max_resident=max_resident, on_publish=self._published, on_failure=self._actor_failed, not_live=self._not_live
         )
         self._catalogue = Catalogue(store, self._live_view)
-        self._adapter = RuntimeAdapter(SessionsLedgerPort(self._residency, store, self._state_for_read, self.apply_runtime_turn))
+        self._tools = ToolCalls(self._residency, functools.partial(run_locked, self._agent, self._residency), self._check_open)
+        self._adapter = RuntimeAdapter(SessionsLedgerPort(self._residency, store, self._state_for_read, self.apply_runtime_turn, self._tools))
         self._failure_listeners: list[FailureListener] = []
         self._mob_resolvers: dict[str, Callable[[str], bool]] = {}
         self._closed = False
@@ -224,6 +227,26 @@ class SessionService:
         data, after = found
         return decide.stored_output(data, after.session_bytes())
 
+    # -- tool calls of paused turns --------------------------------------------------------
+
+    def submit_tool_result(self, session_id: str, tool_call_id: str, result: object, *, is_error: bool = False) -> CoreApplyOutput:
+        """Answer a pending tool call of a paused turn; once every call has its result, continue
+        the same run (same run id) until the agent finishes or pauses again.
+
+        Returns that run's output: its receipt and ``RunResult``, or a ``PendingToolCall`` for the
+        calls still waiting. ``result`` is a string, a list of content parts or any JSON value
+        (stored as its JSON text); ``is_error`` marks a tool that failed. The result is durable
+        before the agent sees it; submitting it again records nothing more (and continues the
+        run if the agent failed the first time). A call the session never made gets
+        ``UnknownToolCall``.
+        """
+        return self._tools.submit(session_id, tool_call_id, result, is_error)
+
+    def cancel_tool_calls(self, session_id: str, reason: str = "cancelled by the host") -> Session:
+        """End a paused turn without running its calls: each gets a tool message (``is_error``)
+        saying so, and the session takes new turns again. ``InvalidRequest`` if none is paused."""
+        return self._tools.cancel(session_id, reason)
+
     def interrupt(self, session_id: str) -> None:
         """Cancel the running turn (its agent sees ``ctx.cancelled``); ``SessionNotRunning`` if idle."""
         self._check_open()
@@ -324,7 +347,8 @@ class SessionService:
         source = requests.optional_text_arg(source, "source", session_id)
         idempotency_key = requests.optional_text_arg(idempotency_key, "idempotency_key", session_id)
         live = self._residency.require(session_id)
-        staged = live.turn_lock.locked()
+        # Staged while a paused turn waits too: its tool results must follow its tool calls.
+        staged = live.turn_lock.locked() or self._residency.current(live).pending is not None
         outcome: ContextOutcome = self._residency.ask(live, AppendContext(text, source, idempotency_key, staged))
         return outcome
 
@@ -519,6 +543,7 @@ class PersistentSessionService(SessionService):
         check_checkpoint_every(checkpoint_every)  # before the journal is opened: a bad value leaks nothing
         check_keep_snapshots(keep_snapshots)
         check_max_resident(max_resident)
+        check_agent(agent)
         if isinstance(journal_or_path, journal.EventJournal):
             self.journal, owns = journal_or_path, False
         else:

@@ -157,12 +157,12 @@ class JournalStore:
         """input_id -> session_id of every input ever accepted (one scan of the journal)."""
         prefix = len(ev.SESSION_STREAM_PREFIX)
         index: dict[str, str] = {}
-        for e in self.journal.read_all(types=[ev.INPUT_ACCEPTED.name]):
+        for e in self.journal.read_all(types=[ev.INPUT_ACCEPTED.name, ev.TOOL_RESULT_ACCEPTED.name]):
             input_id = e.data.get("input_id") if isinstance(e.data, dict) else None
             if isinstance(input_id, str):
                 index[input_id] = e.stream_id[prefix:]
             else:  # damaged: its session reports it when read; the other sessions' inputs stay usable
-                log.warning("%s seq %d: an input_accepted event without an input_id; ignored in the input index", e.stream_id, e.seq)
+                log.warning("%s seq %d: an input event without an input_id; ignored in the input index", e.stream_id, e.seq)
         return index
 
     def close(self) -> None:

@@ -38,7 +38,7 @@ class World:
     """The ``world`` journal and what the test wrote into it."""
 
     path: str
-    chat: str  # many turns, tool calls, a paused turn, context, inputs, checkpoints; then discarded
+    chat: str  # many turns, tool calls, a paused turn resumed, context, inputs, checkpoints; then discarded
     archived: str  # two turns, then archived
     deferred: str  # no system prompt until its first turn sets one
     mob_id: str
@@ -50,10 +50,13 @@ class World:
 def tool_or_echo(ctx: TurnContext) -> TurnOutcome:
     """The test agent: tool calls for ``tool:`` prompts, a pause for ``pause:``, else an echo."""
     prompt = ctx.request.prompt
+    if ctx.tool_results:  # the continuation of the paused turn, with the host's result
+        text = f"the weather: {ctx.tool_results[-1]['content']}"
+        return TurnOutcome([{"role": "assistant", "content": text}], text)
     if prompt.startswith("tool:"):
         return TurnOutcome(
             [
-                {"role": "assistant", "content": "", "tool_calls": [{"id": "c1", "name": "calc", "args": {"expr": "6*7"}}]},
+                {"role": "assistant", "content": "", "tool_calls": [{"id": "c1", "name": "calc", "arguments": {"expr": "6*7"}}]},
                 {"role": "tool", "content": "42", "tool_call_id": "c1"},
                 {"role": "assistant", "content": "the answer is 42"},
             ],
@@ -76,8 +79,8 @@ def build_world(path: str) -> World:
         svc.append_system_context(chat, "Be nice to the user.", source="ops", idempotency_key="nice")
         try:
             svc.start_turn(chat, StartTurnRequest("pause: the weather"))
-        except CallbackPending:
-            pass
+        except CallbackPending as paused:
+            svc.submit_tool_result(chat, paused.call_id, "sunny")  # the same run continues
         adapter = svc.runtime_adapter()
         adapter.accept_input(chat, "first input")
         adapter.accept_input(chat, "second input")
@@ -112,7 +115,7 @@ def build_world(path: str) -> World:
         mob.turn("bob", "write the code")
         mob.retire("carol")
         members = {m.member_id: m.session_id for m in mob.members()}
-    turns = {chat: 11, archived: 2, deferred: 2}
+    turns = {chat: 12, archived: 2, deferred: 2}
     return World(path, chat, archived, deferred, "team", members, final, turns)
 
 

@@ -27,7 +27,7 @@ def test_ls_lists_sessions_and_mobs_with_their_status(world: World, run) -> None
     data = r.json()
     rows = {e["id"]: e for e in data["entries"]}
     assert rows[world.chat]["status"] == "discarded" and not rows[world.chat]["live"]
-    assert rows[world.chat]["events"] == 21
+    assert rows[world.chat]["events"] == 23
     assert rows[world.archived]["status"] == "archived"
     assert rows[world.deferred]["status"] == "live" and rows[world.deferred]["live"]
     alice = rows[world.members["alice"]]
@@ -96,7 +96,7 @@ def test_show_timeline_summaries(world: World, run) -> None:
 
     data = run("show", world.path, world.chat, "--json").json()
     events = data["events"]
-    assert [e["seq"] for e in events] == list(range(1, 22))
+    assert [e["seq"] for e in events] == list(range(1, 24))
     assert events[0]["type"] == "session_created"
     assert events[0]["data"]["metadata"]["blob"] == {"$bytes": "AP9yYXcgYnl0ZXMQ"}
     assert sum(e["type"] == "turn_applied" for e in events) == world.turns[world.chat]
@@ -139,11 +139,15 @@ def test_state_at_a_seq(world: World, run) -> None:
     assert at2["seq"] == 2
     assert [m["role"] for m in at2["session"]["messages"]] == ["system", "user", "assistant"]
     at5 = run("state", world.path, world.chat, "--at", 5, "--json").json()  # after the paused turn
-    assert at5["session"]["messages"][-1] == {"role": "assistant", "content": "let me look that up"}
-    at8 = run("state", world.path, world.chat, "--at", 8, "--json").json()
-    assert sorted(i["content"] for i in at8["pending_inputs"]) == ["first input", "second input"]
-    at9 = run("state", world.path, world.chat, "--at", 9, "--json").json()
-    assert at9["pending_inputs"] == []
+    paused = at5["session"]["messages"][-1]
+    assert (paused["role"], paused["content"]) == ("assistant", "let me look that up")
+    assert [(c["name"], c["arguments"]) for c in paused["tool_calls"]] == [("lookup", {"query": "the weather"})]
+    at8 = run("state", world.path, world.chat, "--at", 8, "--json").json()  # the result, then the same run went on
+    assert [(m["role"], m["content"]) for m in at8["session"]["messages"][-2:]] == [("tool", "sunny"), ("assistant", "the weather: sunny")]
+    at10 = run("state", world.path, world.chat, "--at", 10, "--json").json()
+    assert sorted(i["content"] for i in at10["pending_inputs"]) == ["first input", "second input"]
+    at11 = run("state", world.path, world.chat, "--at", 11, "--json").json()
+    assert at11["pending_inputs"] == []
     one_line_error(run("state", world.path, world.chat, "--at", 99), 2)
 
 
@@ -174,7 +178,7 @@ def test_diff_two_points(world: World, run) -> None:
     assert d["messages"]["common_prefix"] == 0
     assert d["messages"]["added"][0] == {"role": "system", "content": "Late system prompt."}
 
-    plain = run("diff", world.path, world.chat, "--at", 7, "--at", 9)
+    plain = run("diff", world.path, world.chat, "--at", 9, "--at", 11)
     assert plain.code == 0 and "+ [user] first input" in plain.out and "inputs consumed" in plain.out
     one_line_error(run("diff", world.path, world.chat), 2)
 

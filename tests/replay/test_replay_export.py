@@ -26,8 +26,8 @@ def test_export_then_import_gives_the_same_state(world: World, tmp_path, run) ->
     assert r.code == 0, r.err
     lines = path.read_text().splitlines()
     header = json.loads(lines[0])
-    assert (header["format"], header["version"], header["session_id"], header["events"]) == ("mob-replay-export", 1, world.chat, 21)
-    assert len(lines) == 22
+    assert (header["format"], header["version"], header["session_id"], header["events"]) == ("mob-replay-export", 1, world.chat, 23)
+    assert len(lines) == 24
     created = json.loads(lines[1])
     assert created["data"]["metadata"]["blob"] == {"$bytes": "AP9yYXcgYnl0ZXMQ"}
 
@@ -42,7 +42,7 @@ def test_export_then_import_gives_the_same_state(world: World, tmp_path, run) ->
     target = tmp_path / "fresh"
     imported = run("import", path, target, "--json")
     assert imported.code == 0, imported.err
-    assert imported.json()["events"] == 21
+    assert imported.json()["events"] == 23
     again = run("state", target, world.chat, "--json").json()
     for key in ("digest", "message_count", "session", "usage", "pending_inputs", "seq"):
         assert again[key] == original[key], key

@@ -64,7 +64,7 @@ def test_verify_ok_on_what_the_services_wrote(world: World, run) -> None:
     d = r.json()
     assert d["ok"] and d["bad"] == 0
     assert d["sessions_checked"] == 6 and d["mobs_checked"] == 1
-    assert d["events_checked"] == 40 and d["storage"]["ok"] and d["storage"]["positions_checked"]
+    assert d["events_checked"] == 42 and d["storage"]["ok"] and d["storage"]["positions_checked"]
     assert not d["storage"]["full_scan"]
     chat = next(s for s in d["streams"] if s["id"] == world.chat)
     assert chat["snapshots"] >= 3 and chat["message_count"] == len(world.final[world.chat]["messages"])
@@ -76,7 +76,7 @@ def test_verify_ok_on_what_the_services_wrote(world: World, run) -> None:
     one = run("verify", world.path, world.chat, "--json").json()
     assert [s["id"] for s in one["streams"]] == [world.chat] and not one["storage"]["positions_checked"]
     full = run("verify", world.path, "--storage", "--json").json()
-    assert full["ok"] and full["storage"]["full_scan"] and full["storage"]["records_scanned"] == 40
+    assert full["ok"] and full["storage"]["full_scan"] and full["storage"]["records_scanned"] == 42
 
 
 def test_verify_in_worker_processes_gives_the_same_report(world: World, run) -> None:
@@ -88,7 +88,7 @@ def test_verify_in_worker_processes_gives_the_same_report(world: World, run) -> 
 
 def test_garbage_record_is_reported_everywhere_and_nothing_crashes(world_copy: World, run) -> None:
     w = world_copy
-    pos = position_of(w.path, w.chat, 9)
+    pos = position_of(w.path, w.chat, 11)
     overwrite_event(w.path, pos, b"\xc1 this is not msgpack")
 
     r = run("verify", w.path, "--json")
@@ -97,7 +97,7 @@ def test_garbage_record_is_reported_everywhere_and_nothing_crashes(world_copy: W
     bad = {s["id"]: s for s in d["streams"] if not s["ok"]}
     assert set(bad) == {w.chat}
     div = bad[w.chat]["divergence"]
-    assert (div["kind"], div["seq"], div["position"]) == ("damaged", 9, pos)
+    assert (div["kind"], div["seq"], div["position"]) == ("damaged", 11, pos)
     assert d["storage"]["problems"] == []  # the record is indexed: the session's divergence says it all
     full = run("verify", w.path, "--storage", "--json").json()
     assert [(p["kind"], p["position"]) for p in full["storage"]["problems"]] == [("undecodable", pos)]
@@ -108,17 +108,17 @@ def test_garbage_record_is_reported_everywhere_and_nothing_crashes(world_copy: W
     # ls goes on past it and names the record.
     ls = run("ls", w.path, "--json")
     assert ls.code == 1
-    assert [(x["stream_id"], x["seq"], x["position"]) for x in ls.json()["damaged"]] == [(f"session:{w.chat}", 9, pos)]
+    assert [(x["stream_id"], x["seq"], x["position"]) for x in ls.json()["damaged"]] == [(f"session:{w.chat}", 11, pos)]
     assert len(ls.json()["entries"]) == 7
     # show marks it and shows the rest.
     show = run("show", w.path, w.chat, "--json")
     assert show.code == 1
     events = show.json()["events"]
-    assert [e["seq"] for e in events] == list(range(1, 22))
-    assert events[8]["damaged"] and events[8]["position"] == pos
+    assert [e["seq"] for e in events] == list(range(1, 24))
+    assert events[10]["damaged"] and events[10]["position"] == pos
     assert "DAMAGED RECORD" in run("show", w.path, w.chat).out
     # The state before it still rebuilds; a replay through it cannot and says so in one line.
-    assert run("state", w.path, w.chat, "--at", 8).code == 0
+    assert run("state", w.path, w.chat, "--at", 10).code == 0
     assert run("html", w.path, w.chat, "-o", f"{w.path}.html").code == 1
     # Other sessions are unaffected.
     assert run("state", w.path, w.archived).code == 0
@@ -127,30 +127,30 @@ def test_garbage_record_is_reported_everywhere_and_nothing_crashes(world_copy: W
 
 def test_a_changed_message_byte_fails_the_digest_of_its_turn(world_copy: World, run) -> None:
     w = world_copy
-    pos = position_of(w.path, w.chat, 13)  # the turn "question 2"
+    pos = position_of(w.path, w.chat, 15)  # the turn "question 2"
     edit_event(w.path, pos, b"question 2", b"question X")  # the user message comes first
     d = run("verify", w.path, "--json").json()
     div = next(s for s in d["streams"] if s["id"] == w.chat)["divergence"]
-    assert (div["kind"], div["seq"]) == ("digest", 13)
+    assert (div["kind"], div["seq"]) == ("digest", 15)
     full = run("verify", w.path, "--storage", "--json").json()
     assert full["storage"]["ok"]  # the record is well-formed: only the replay can tell
 
 
 def test_missing_index_entry_is_a_seq_gap_and_an_orphan(world_copy: World, run) -> None:
     w = world_copy
-    pos = position_of(w.path, w.chat, 12)
+    pos = position_of(w.path, w.chat, 14)
     env = raw_env(w.path)
     try:
         index = env.open_db(b"index", create=False)
         with env.begin(write=True) as txn:
-            assert txn.delete(f"session:{w.chat}".encode() + b"\x00" + (12).to_bytes(U64, "big"), db=index)
+            assert txn.delete(f"session:{w.chat}".encode() + b"\x00" + (14).to_bytes(U64, "big"), db=index)
     finally:
         env.close()
     d = run("verify", w.path, "--json").json()
     div = next(s for s in d["streams"] if s["id"] == w.chat)["divergence"]
-    assert (div["kind"], div["seq"]) == ("seq_gap", 12)
+    assert (div["kind"], div["seq"]) == ("seq_gap", 14)
     # The record the index lost is still stored: the position check finds it unclaimed.
-    assert [(p["kind"], p["position"], p["seq"]) for p in d["storage"]["problems"]] == [("orphan_event", pos, 12)]
+    assert [(p["kind"], p["position"], p["seq"]) for p in d["storage"]["problems"]] == [("orphan_event", pos, 14)]
 
 
 def test_orphan_and_beyond_head_records_are_found_by_the_position_check(world_copy: World, run) -> None:
@@ -194,22 +194,22 @@ def test_tampered_turn_digest_is_found_at_its_seq(world: World, tmp_path, run) -
     target = str(tmp_path / "tampered")
 
     def change(seq: int, data: dict) -> None:
-        if seq == 11:
+        if seq == 13:
             data["digest"] = "0" * 64
 
     copy_session(world.path, target, world.chat, change)
     r = run("verify", target, "--json")
     assert r.code == 1
     div = r.json()["streams"][0]["divergence"]
-    assert (div["kind"], div["seq"]) == ("digest", 11)
+    assert (div["kind"], div["seq"]) == ("digest", 13)
     assert "0000000000" in div["detail"]
     plain = run("verify", target)
-    assert "11" in plain.out and "digest" in plain.out
-    # Rebuilding through it fails with the reason (from the snapshot at 9: the one at 13 and later
+    assert "13" in plain.out and "digest" in plain.out
+    # Rebuilding through it fails with the reason (from the snapshot at 11: the one at 15 and later
     # would skip it, as recovery does); before it, it works.
-    state = run("state", target, world.chat, "--at", 12)
-    assert state.code == 1 and "seq 11" in state.err and state.err.count("\n") == 1
-    assert run("state", target, world.chat, "--at", 10).code == 0
+    state = run("state", target, world.chat, "--at", 14)
+    assert state.code == 1 and "seq 13" in state.err and state.err.count("\n") == 1
+    assert run("state", target, world.chat, "--at", 12).code == 0
 
 
 def test_tampered_message_count_is_found(world: World, tmp_path, run) -> None:
@@ -228,15 +228,15 @@ def test_tampered_snapshot_is_found(world: World, tmp_path, run) -> None:
     target = str(tmp_path / "bad-snapshot")
     copy_session(world.path, target, world.chat)
     with journal.open(target) as j:
-        snap = j.load_snapshot(f"session:{world.chat}", max_seq=13)
-        assert snap is not None and snap.seq == 13
+        snap = j.load_snapshot(f"session:{world.chat}", max_seq=15)
+        assert snap is not None and snap.seq == 15
         state = copy.deepcopy(materialize(j, f"session:{world.chat}", snap.state))  # saved back whole (format 1)
         state["messages"][1]["content"] = "something else"
-        j.save_snapshot(f"session:{world.chat}", 13, state)
+        j.save_snapshot(f"session:{world.chat}", 15, state)
     r = run("verify", target, "--json")
     assert r.code == 1
     div = r.json()["streams"][0]["divergence"]
-    assert (div["kind"], div["seq"]) == ("snapshot", 13)
+    assert (div["kind"], div["seq"]) == ("snapshot", 15)
     assert "message 1" in div["detail"]
 
 

@@ -104,7 +104,8 @@ def test_error_hierarchy():
     assert issubclass(m.ReplayMismatch, m.StoreError)
     assert issubclass(m.CallbackPending, m.AgentError)
     cp = m.CallbackPending("lookup", {"q": 1})
-    assert (cp.tool_name, cp.args) == ("lookup", {"q": 1})
+    assert (cp.tool_name, cp.arguments) == ("lookup", {"q": 1})
+    assert cp.args == (str(cp),) and "lookup" in str(cp)  # the exception's own args stay standard
     assert cp == m.CallbackPending("lookup", {"q": 1}) and cp != m.CallbackPending("lookup", {"q": 2})
     e = m.SessionNotFound("abc")
     assert e.session_id == "abc" and "abc" in str(e)

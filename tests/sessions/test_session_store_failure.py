@@ -12,9 +12,11 @@ from sessions_helpers import event_types, roles_and_contents
 from support import wait_until
 
 
-def reply_with(content):
+def reply_with(content, key="content"):
     def step(ctx):
-        return m.TurnOutcome([{"role": "assistant", "content": content}], "unstorable")
+        message = {"role": "assistant", "content": "unstorable"}
+        message[key] = content
+        return m.TurnOutcome([message], "unstorable")
 
     return step
 
@@ -34,7 +36,7 @@ def test_agent_output_that_is_not_json_is_refused_without_dropping_the_session(p
 
 def test_a_turn_that_cannot_be_stored_is_dropped_and_the_durable_state_comes_back(persistent, jr):
     content = 2**70  # JSON can hold it, msgpack cannot: journal.append raises EventRejected
-    agent = ScriptedAgent(["fine", reply_with(content), "fine again"])
+    agent = ScriptedAgent(["fine", reply_with(content, key="n"), "fine again"])  # (as content it is refused at the door)
     svc = persistent(agent)
     s = svc.create_session(m.CreateSessionRequest(initial_prompt="one"))
     durable = svc.read(s.id)

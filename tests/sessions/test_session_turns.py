@@ -125,17 +125,20 @@ def test_callback_pending_is_a_terminal_not_an_error(make_service):
     run, inputs = m.new_id(), [m.new_id(), m.new_id()]
     out = svc.apply_runtime_turn(s.id, run, m.StartTurnRequest("find it"), "run_start", inputs)
     assert isinstance(out.terminal, m.CallbackPending)
-    assert out.terminal.tool_name == "lookup" and out.terminal.args == {"q": 1}
+    assert out.terminal.tool_name == "lookup" and out.terminal.arguments == {"q": 1} and out.terminal.call_id
     assert out.run_result is None
     assert out.receipt.run_id == run and out.receipt.boundary is m.RunApplyBoundary.RUN_START
     assert out.receipt.contributing_input_ids == tuple(inputs)  # passed through, in order
     snap = m.Session.from_bytes(out.session_snapshot)
-    assert roles_and_contents(snap.messages) == [("user", "find it")]
-    assert out.receipt.conversation_digest == digest_of(snap.messages) and out.receipt.message_count == 1
+    call = {"id": out.terminal.call_id, "name": "lookup", "arguments": {"q": 1}}
+    # the pause is recorded with the assistant's tool-call message (issue 12)
+    assert snap.messages == [{"role": "user", "content": "find it"}, {"role": "assistant", "content": "", "tool_calls": [call]}]
+    assert out.receipt.conversation_digest == digest_of(snap.messages) and out.receipt.message_count == 2
     if isinstance(svc, m.PersistentSessionService):
         turn = next(e for e in svc.journal.read("session:" + s.id) if e.type == "turn_applied")
-        assert turn.data["callback"] == {"tool_name": "lookup", "args": {"q": 1}}
-    # the session is usable afterwards; start_turn raises the pending callback itself
+        assert turn.data["callback"] == {"tool_name": "lookup", "args": {"q": 1}, "calls": [call]}
+    # the session is usable afterwards (once the host ends the pause); start_turn raises the pending callback itself
+    svc.cancel_tool_calls(s.id)
     assert svc.start_turn(s.id, m.StartTurnRequest("go on")).text == "after"
     with pytest.raises(m.CallbackPending) as ei:
         svc.start_turn(s.id, m.StartTurnRequest("again"))
