@@ -281,9 +281,10 @@ class PendingToolCall:
     tool_name: str
     args: dict[str, Any] = field(default_factory=dict)
     messages: tuple[Message, ...] = ()
-    call_id: str = ""
-    calls: tuple[dict[str, Any], ...] = ()
-    run_id: str = ""
+    # Named by the service as it records the pause; equality ignores them (a pause is its call).
+    call_id: str = field(default="", compare=False)
+    calls: tuple[dict[str, Any], ...] = field(default=(), compare=False)
+    run_id: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         # Copies, so that the agent's later changes to what it passed cannot alter the record.

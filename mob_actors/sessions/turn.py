@@ -96,8 +96,7 @@ def run_locked(
         result = RunResult(outcome.text, dict(outcome.usage or {}), committed.receipt.message_count)
         emit("run_completed", {"session_id": session_id, "run_id": run_id, "result": outcome.text, "usage": result.usage})
         return CoreApplyOutput(committed.receipt, committed.snapshot, result, result)
-    added = decide.pause_messages(outcome) if isinstance(outcome, PendingToolCall) else outcome.messages
-    pending = paused_terminal(run_id, committed.callback["calls"], added)
+    pending = paused_terminal(run_id, committed.callback["calls"], outcome.messages)
     emit("run_completed", {"session_id": session_id, "run_id": run_id, "callback_pending": pending.tool_name, "call_ids": pending.call_ids})
     return CoreApplyOutput(committed.receipt, committed.snapshot, None, pending)
 

@@ -54,7 +54,8 @@ def test_the_initial_prompt_names_the_session_it_created_whoever_raised(persiste
     with pytest.raises(m.CallbackPending) as paused:
         svc.create_session(m.CreateSessionRequest(initial_prompt="two"))
     assert svc.has_live_session(paused.value.session_id) and paused.value.tool_name == "lookup"
-    assert svc.read(paused.value.session_id).messages == [{"role": "user", "content": "two"}]
+    paused_session = svc.read(paused.value.session_id)  # the pause is recorded with its tool call (issue 12)
+    assert paused_session.messages[0] == {"role": "user", "content": "two"} and paused_session.awaiting_tool_result
 
 
 def test_a_paused_turns_terminal_is_a_frozen_pending_tool_call(make_service):
@@ -80,7 +81,8 @@ def test_hosts_that_treat_the_terminal_as_a_callback_pending_keep_working(make_s
     assert out.terminal == m.CallbackPending("lookup", {"q": 1}) and m.CallbackPending("lookup", {"q": 1}) == out.terminal
     raised = m.CallbackPending.of(out.terminal, session_id=s.id)
     assert raised.pending == out.terminal and raised.session_id == s.id
-    assert (raised.tool_name, raised.args, raised.tool_args, raised.messages) == ("lookup", {"q": 1}, {"q": 1}, [])
+    assert (raised.tool_name, raised.arguments, raised.tool_args, raised.messages) == ("lookup", {"q": 1}, {"q": 1}, [])
+    assert raised.args == (str(raised),) and raised.call_id == out.terminal.call_id  # standard exception args (issue 12)
 
 
 def test_callback_pending_pickles_with_its_session():
@@ -93,5 +95,6 @@ def test_an_agent_may_return_the_pause_instead_of_raising_it(ephemeral):
     svc = ephemeral(ScriptedAgent([lambda ctx: m.CallbackPending("lookup"), lambda ctx: m.PendingToolCall("other")]))
     s = svc.create_session(m.CreateSessionRequest())
     first = svc.apply_runtime_turn(s.id, m.new_id(), m.StartTurnRequest("a"), "immediate", [])
+    svc.cancel_tool_calls(s.id)  # a new turn waits until the pause is answered or ended (issue 12)
     second = svc.apply_runtime_turn(s.id, m.new_id(), m.StartTurnRequest("b"), "immediate", [])
     assert first.terminal == m.PendingToolCall("lookup") and second.terminal == m.PendingToolCall("other")
