@@ -107,6 +107,24 @@ def pause_messages(pending: PendingToolCall) -> list[dict[str, Any]]:
     return messages
 
 
+def before_pause(messages: list[dict[str, Any]], calls: list[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
+    """A paused turn's agent messages without its open calls (a ``PendingToolCall`` holds those in
+    ``calls``): what a ``CallbackPending`` carried, whether the pause is answered live or repeated."""
+    out = list(messages)
+    open_ids = {c["id"] for c in calls}
+    last = out[-1] if out else None
+    if isinstance(last, dict) and last.get("role") == "assistant" and last.get("tool_calls"):
+        kept = [c for c in last["tool_calls"] if c.get("id") not in open_ids]
+        rest = {k: v for k, v in last.items() if k != "tool_calls"}
+        if kept:
+            out[-1] = {**rest, "tool_calls": kept}
+        elif set(rest) == {"role", "content"} and rest["content"] in ("", None):
+            out.pop()
+        else:
+            out[-1] = rest
+    return tuple(out)
+
+
 def turn_events(
     state: SessionState, *, run_id: str, boundary: RunApplyBoundary, prefix: list[dict[str, Any]],
     outcome: TurnOutcome | PendingToolCall, system_prompt: str | None, input_ids: list[str], count_sequence: bool, now: int,
@@ -202,9 +220,9 @@ def stored_output(data: Mapping[str, Any], session_snapshot: bytes) -> CoreApply
     added = list(data["messages"])
     users = [i for i, m in enumerate(added) if m.get("role") == "user"]
     agent_messages = added[users[0] + 1:] if users else added
-    calls = tuple(callback.get("calls") or ())
+    calls = list(callback.get("calls") or ())
     pending = PendingToolCall(
-        callback["tool_name"], callback["args"], tuple(agent_messages), calls[0]["id"] if calls else "", calls, data["run_id"],
+        callback["tool_name"], callback["args"], before_pause(agent_messages, calls), calls[0]["id"] if calls else "", tuple(calls), data["run_id"],
     )
     return CoreApplyOutput(receipt, session_snapshot, None, pending)
 

@@ -274,7 +274,7 @@ class PendingToolCall:
     waiting for a result (``{id, name, arguments}``), and ``tool_name``/``arguments``/``call_id``
     name the first of them. The host runs them and answers with ``submit_tool_result(session_id,
     call_id, result)``, which continues the same run (``run_id``). ``messages`` are the messages
-    the agent added in the paused turn. ``isinstance(p, CallbackPending)`` is True for it (see
+    the agent added in the paused turn, without the open calls (those are ``calls``). ``isinstance(p, CallbackPending)`` is True for it (see
     :class:`~mob_actors.CallbackPending`).
     """
 

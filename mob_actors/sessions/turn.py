@@ -96,7 +96,9 @@ def run_locked(
         result = RunResult(outcome.text, dict(outcome.usage or {}), committed.receipt.message_count)
         emit("run_completed", {"session_id": session_id, "run_id": run_id, "result": outcome.text, "usage": result.usage})
         return CoreApplyOutput(committed.receipt, committed.snapshot, result, result)
-    pending = paused_terminal(run_id, committed.callback["calls"], outcome.messages)
+    calls = committed.callback["calls"]
+    added = decide.pause_messages(outcome) if isinstance(outcome, PendingToolCall) else outcome.messages
+    pending = paused_terminal(run_id, calls, decide.before_pause(added, calls))
     emit("run_completed", {"session_id": session_id, "run_id": run_id, "callback_pending": pending.tool_name, "call_ids": pending.call_ids})
     return CoreApplyOutput(committed.receipt, committed.snapshot, None, pending)
 
