@@ -27,7 +27,7 @@ from ..core.errors import MobError
 from ..core.ids import new_id
 from ..core.mob import Member, MobDefinition, MobState, MobStatus
 from ..core.model import RunResult
-from .host import HostInfo
+from .host import HostInfo, HostNotReady
 
 if TYPE_CHECKING:
     from .placement import RayMobCluster
@@ -83,34 +83,42 @@ class ClusterMobHandle:
                 continue
             except RayTaskError as e:  # a bug, not a library error: say where it happened
                 raise MobError(f"mob {self.mob_id!r}: {what}() failed on its host: {e}") from None
-            return reply.unwrap()
+            try:
+                return reply.unwrap()
+            except HostNotReady:  # refused before anything ran: wait until the host serves, ask again
+                self.host(deadline=deadline)
 
     def _host_down(self, e: RayActorError) -> None:
         if isinstance(e, ActorDiedError) and not isinstance(e, ActorUnavailableError):
-            # Dead for good (it failed to start, or was killed on purpose): look it up again, so a
-            # new actor under the same name is used if there is one.
+            # Dead for good (killed on purpose, or Ray gave up on it): look it up again, so a new
+            # actor under the same name is used, or made.
             self._cluster._forget_host(self.mob_id)
         time.sleep(RETRY_PAUSE_S)
 
     def host(self, *, deadline: float | None = None, interrupted: str | None = None) -> HostInfo:
-        """Where the mob runs now (node id, pid); waits through a failover like every call."""
+        """Where the mob runs now (node id, pid) once its host serves; waits through a failover
+        like every call (:class:`MobUnavailable` when ``failover_timeout_s`` runs out)."""
         if deadline is None:
             deadline = time.monotonic() + self._cluster.failover_timeout_s
-        last: BaseException | None = None
+        last = "no answer yet"
         while True:
             host = self._cluster._host_for(self.mob_id)
             try:
                 remaining = max(0.1, deadline - time.monotonic())
-                return ray.get(host.where.remote(), timeout=min(remaining, self._cluster.call_timeout_s))  # type: ignore[no-any-return]
+                info: HostInfo = ray.get(host.where.remote(), timeout=min(remaining, self._cluster.call_timeout_s))
+                if info.open_s is not None:
+                    return info
+                last = info.waiting_for or "starting"
+                time.sleep(RETRY_PAUSE_S)
             except (RayActorError, GetTimeoutError) as e:
-                last = e
+                last = f"{type(e).__name__}: {e}"
                 if isinstance(e, RayActorError):
                     self._host_down(e)
             if time.monotonic() >= deadline:
                 what = f"; {interrupted}() was interrupted and may or may not have been applied" if interrupted else ""
                 raise MobUnavailable(
-                    f"mob {self.mob_id!r} has had no host for {self._cluster.failover_timeout_s}s{what} "
-                    f"(last: {type(last).__name__}: {last}); Ray may still be restarting it: try again later"
+                    f"mob {self.mob_id!r} has had no serving host for {self._cluster.failover_timeout_s}s{what} "
+                    f"(last: {last}); its host may still be restarting or waiting for the journal: try again later"
                 )
 
     # -- queries -----------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import importlib
 import logging
 import os
 import pickle
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ HANDLE_METHODS = frozenset({
     "turn", "stop", "resume", "complete", "reset", "destroy", "events",
 })
 OWNERSHIP_POLL_S = 0.05
+READY_WAIT_S = 1.0
 OWNERSHIP_KEY = "mob-host:"  # + the group: the journal lock a host holds while it serves
 
 
@@ -62,16 +64,25 @@ def resolve_agent_factory(spec: str | AgentFactory) -> AgentFactory:
     return factory  # type: ignore[no-any-return]
 
 
+class HostNotReady(MobError):
+    """The host does not serve yet: it is waiting for the journal's previous owner, or opening
+    the journal failed (the message says which). Handles wait through it."""
+
+    code = "MOB_HOST_NOT_READY"
+
+
 @dataclass(frozen=True)
 class HostInfo:
     """Where a host runs: Ray node id, process id, whether Ray restarted the actor to get this
-    incarnation, and how long it took to own and replay its mobs (``open_s``)."""
+    incarnation, how long it took to own and replay its mobs (``open_s``; None while it does not
+    serve yet) and, until then, what it is waiting for."""
 
     group: str
     node_id: str
     pid: int
     restarted: bool
-    open_s: float
+    open_s: float | None
+    waiting_for: str | None = None
 
 
 @dataclass(frozen=True)
@@ -102,28 +113,64 @@ def _reply_error(e: BaseException) -> Reply:
 
 class MobHost:
     """One incarnation of a mob host actor (see the module docstring). Every public method is a
-    Ray actor method; calls run concurrently on Ray's thread pool (``max_concurrency``)."""
+    Ray actor method; calls run concurrently on Ray's thread pool (``max_concurrency``).
 
-    def __init__(self, journal_url: str, agent_factory: str | AgentFactory, group: str, ownership_timeout_s: float) -> None:
-        started = time.monotonic()
+    The constructor returns at once (a constructor that blocks or fails makes Ray restart the
+    actor in a loop and hides why); a thread then builds the agent, waits for ownership and
+    opens the runtime, and until it has, calls answer :class:`HostNotReady` with the reason.
+    """
+
+    def __init__(self, journal_url: str, agent_factory: str | AgentFactory, group: str) -> None:
+        self._started = time.monotonic()
         self.group = group
-        agent = resolve_agent_factory(agent_factory)()
-        self.journal, self.runtime = _open_when_owned(journal_url, agent, group, started + ownership_timeout_s)
         context = ray.get_runtime_context()
-        self.info = HostInfo(group, context.get_node_id(), os.getpid(), _restarted(context), time.monotonic() - started)
-        log.info("mob host %s serving on node %s (pid %d, opened in %.2fs)", group, self.info.node_id, self.info.pid, self.info.open_s)
+        self._node_id, self._restarted = context.get_node_id(), _restarted(context)
+        self._ready = threading.Event()
+        self._closing = threading.Event()
+        self._why = "starting"
+        self._open_s: float | None = None
+        self.journal: journal.EventJournal | None = None
+        self.runtime: MobRuntime | None = None
+        threading.Thread(target=self._own, args=(journal_url, agent_factory), name=f"mob-host-{group}", daemon=True).start()
+
+    def _own(self, journal_url: str, agent_factory: str | AgentFactory) -> None:
+        try:
+            agent = resolve_agent_factory(agent_factory)()
+            opened = _open_when_owned(journal_url, agent, self.group, self._waiting, self._closing)
+            if opened is None:
+                return
+            self.journal, self.runtime = opened
+            self._open_s = time.monotonic() - self._started
+            self._why = ""
+            self._ready.set()
+            log.info("mob host %s serving on node %s (pid %d, opened in %.2fs)", self.group, self._node_id, os.getpid(), self._open_s)
+        except BaseException as e:  # told to every caller: this host will not serve
+            self._why = f"opening the journal failed: {type(e).__name__}: {e}"
+            log.exception("mob host %s cannot serve", self.group)
+
+    def _waiting(self, why: str) -> None:
+        self._why = why
+
+    def _serving(self) -> MobRuntime:
+        self._ready.wait(READY_WAIT_S)  # a call that arrives just before the host is ready waits a little
+        if self.runtime is None or self._closing.is_set():
+            raise HostNotReady(f"mob host {self.group!r} does not serve yet: {self._why or 'closing'}")
+        return self.runtime
 
     def where(self) -> HostInfo:
-        """Where this incarnation runs (also a cheap liveness probe)."""
-        return self.info
+        """Where this incarnation runs, and whether it serves yet (a cheap liveness probe)."""
+        return HostInfo(self.group, self._node_id, os.getpid(), self._restarted, self._open_s, self._why or None)
 
     def mob_ids(self) -> Reply:
         """The ids of the mobs this host serves (not destroyed)."""
-        return Reply([h.mob_id for h in self.runtime.list_mobs()])
+        try:
+            return Reply([h.mob_id for h in self._serving().list_mobs()])
+        except Error as e:
+            return _reply_error(e)
 
     def create_mob(self, definition: MobDefinition) -> Reply:
         try:
-            return Reply(self.runtime.create_mob(definition).mob_id)
+            return Reply(self._serving().create_mob(definition).mob_id)
         except Error as e:
             return _reply_error(e)
 
@@ -132,44 +179,49 @@ class MobHost:
         if method not in HANDLE_METHODS:
             return _reply_error(MobError(f"{method!r} is not a mob handle method (one of {sorted(HANDLE_METHODS)})"))
         try:
-            return Reply(getattr(self.runtime.mob(mob_id), method)(*args, **kwargs))
+            return Reply(getattr(self._serving().mob(mob_id), method)(*args, **kwargs))
         except (Error, journal.JournalError) as e:
             return _reply_error(e)
 
     def close(self) -> None:
         """Close the runtime and the journal, which gives up the ownership (before the actor is
-        killed on purpose)."""
-        self.runtime.close()
-        self.journal.close()
+        killed on purpose); a host still waiting for ownership stops waiting."""
+        self._closing.set()
+        if self.runtime is not None:
+            self.runtime.close()
+        if self.journal is not None:
+            self.journal.close()
 
 
-def _open_when_owned(journal_url: str, agent: Any, group: str, deadline: float) -> tuple[journal.EventJournal, MobRuntime]:
-    """Open the journal, take the group's ownership lock, then replay and reconcile its mobs.
+def _open_when_owned(
+    journal_url: str, agent: Any, group: str, waiting: Callable[[str], None], closing: threading.Event
+) -> tuple[journal.EventJournal, MobRuntime] | None:
+    """Open the journal, take the group's ownership lock, then replay and reconcile its mobs
+    (None if ``closing`` was set meanwhile). Waits as long as it takes, telling ``waiting`` why.
 
     The previous incarnation may still be alive (a node cut off but not dead yet): its writer
     lock (LMDB's process lock, or the PostgreSQL advisory lock on its writer connection) keeps us
     waiting until it is gone, so there is never a second writer.
     """
     key = OWNERSHIP_KEY + group
-    while True:
+    while not closing.is_set():
         try:
             j = journal.open(journal_url)
         except journal.JournalLocked as e:  # LMDB: the old host process still has it open
-            _wait_or_give_up(deadline, journal_url, str(e))
+            waiting(f"waiting for the journal's previous writer to go: {e}")
+            closing.wait(OWNERSHIP_POLL_S)
             continue
         try:
             while not j.try_lock(key):
-                _wait_or_give_up(deadline, journal_url, f"{key!r} is held by {j.lock_owner(key)}")
+                waiting(f"waiting for the ownership lock {key!r}, held by {j.lock_owner(key)}")
+                if closing.wait(OWNERSHIP_POLL_S):
+                    j.close()
+                    return None
             return j, MobRuntime.open(j, agent)
         except BaseException:
             j.close()
             raise
-
-
-def _wait_or_give_up(deadline: float, journal_url: str, why: str) -> None:
-    if time.monotonic() >= deadline:
-        raise MobError(f"mob host could not own journal {journal_url}: {why}; another host still holds it")
-    time.sleep(OWNERSHIP_POLL_S)
+    return None
 
 
 def _restarted(context: Any) -> bool:

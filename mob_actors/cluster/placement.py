@@ -43,8 +43,8 @@ class RayMobCluster:
     ``agent_factory`` is ``"package.module:function"`` (or a picklable callable) that every host
     process calls once to build its own agent. ``num_cpus`` is what each host actor reserves on
     its node (a node with no CPUs, like a head started with ``num_cpus=0``, hosts none).
-    ``failover_timeout_s`` bounds how long a call waits for a mob's host to come back;
-    ``ownership_timeout_s`` how long a new host waits for the previous one's writer lock.
+    ``failover_timeout_s`` bounds how long a call waits for a mob's host to serve again (a new
+    host waits as long as it takes for the previous one's writer lock; calls give up earlier).
     ``detached=True`` keeps the hosts running after this driver exits.
     """
 
@@ -59,7 +59,6 @@ class RayMobCluster:
         detached: bool = False,
         call_timeout_s: float = 120.0,
         failover_timeout_s: float = 60.0,
-        ownership_timeout_s: float = 60.0,
     ) -> None:
         if not ray.is_initialized():
             raise MobError("RayMobCluster needs a Ray connection: call ray.init(address=...) first "
@@ -70,7 +69,6 @@ class RayMobCluster:
         self.namespace = namespace
         self.call_timeout_s = call_timeout_s
         self.failover_timeout_s = failover_timeout_s
-        self.ownership_timeout_s = ownership_timeout_s
         self._options: dict[str, Any] = {
             "namespace": namespace,
             "get_if_exists": True,
@@ -100,9 +98,7 @@ class RayMobCluster:
             host = self._hosts.get(group)
             if host is None:
                 name = f"mobhost/{self._key}/{group}"
-                host = _MobHostActor.options(name=name, **self._options).remote(
-                    self.journal_url, self.agent_factory, group, self.ownership_timeout_s
-                )
+                host = _MobHostActor.options(name=name, **self._options).remote(self.journal_url, self.agent_factory, group)
                 self._hosts[group] = host
             return host
 
