@@ -14,6 +14,9 @@ is stored in two kinds of journal snapshot records:
   changed (a deferred session's first turn puts its system prompt at index 0) does a snapshot
   write all of them again, as one part.
 
+Cadence (:func:`due`): every ``checkpoint_every`` events, and no more often than one event per
+:data:`HEAD_ENTRIES_PER_EVENT` entries of the head, so that writing heads stays O(1) per event.
+
 Retention (``keep``): after a head is written, heads older than the ``keep`` newest are deleted,
 then the parts no kept head refers to. Heads go first: a kill between the two deletes leaves
 parts nobody refers to (deleted by the next pass), never a head without its parts. A kill
@@ -38,6 +41,18 @@ from .state import SNAPSHOT_FORMAT, SessionState
 
 HEAD_FORMAT = 2
 PARTS_PREFIX = "parts:"
+
+
+#: A head holds every run id and input a session has seen, so it grows with the session; taking
+#: one at most every ``entries / HEAD_ENTRIES_PER_EVENT`` events keeps the snapshot work per
+#: event constant (and the events replayed on recovery within that bound too).
+HEAD_ENTRIES_PER_EVENT = 40
+
+
+def due(state: SessionState, every: int) -> bool:
+    """Whether a snapshot is due: ``every`` events since the last one, or more for a large head."""
+    entries = len(state.run_sequences) + len(state.inputs) + len(state.context_keys)
+    return state.seq - state.checkpoint_seq >= max(every, entries // HEAD_ENTRIES_PER_EVENT)
 
 
 def parts_stream(stream: str) -> str:

@@ -131,15 +131,19 @@ class SessionState:
         return InputState(input_id, self.id, rec["state"], rec["content"], rec["run_id"], rec["sequence"], rec.get("tool_call_id"))
 
     def reader_copy(self) -> SessionState:
-        """A copy readers may keep while this state evolves (containers copied one level deep)."""
+        """A copy readers may keep while this state evolves (containers copied one level deep).
+
+        Except ``run_sequences`` and ``run_last_seq``, which grow by one entry per run and are
+        only looked up by key (never iterated by readers), and gain an entry only once it is
+        durable: views share them, since copying them for every published view made each turn
+        cost more the more turns there had been.
+        """
         return dataclasses.replace(
             self,
             messages=list(self.messages),
             metadata=dict(self.metadata),
             labels=dict(self.labels),
             usage=dict(self.usage),
-            run_sequences=dict(self.run_sequences),
-            run_last_seq=dict(self.run_last_seq),
             inputs=dict(self.inputs),
             context_keys=dict(self.context_keys),
             staged_context=list(self.staged_context),

@@ -22,7 +22,7 @@ import pykka
 
 import journal
 
-from ..core import decide, tools
+from ..core import decide, snapshots, tools
 from ..core.errors import SessionError, SessionNotFound
 from ..core.events import now_ms
 from ..core.model import PendingToolCall, RunApplyBoundary, RunBoundaryReceipt, StartTurnRequest, TurnOutcome
@@ -186,7 +186,7 @@ class SessionActor(pykka.ThreadingActor):
         self._persist(events)
         receipt = decide.receipt_of(events[0].data)
         every = self.store.checkpoint_every
-        if every is not None and self.state.seq - self.state.checkpoint_seq >= every:
+        if every is not None and snapshots.due(self.state, every):
             self.actor_ref.tell(Checkpoint())  # after the reply: the caller does not wait for it
         return TurnCommitted(receipt, self.state.session_bytes_later(), events[0].data["callback"])
 

@@ -13,6 +13,7 @@ receipts rendered on demand, and SIGKILL while snapshots are written and old one
 
 from __future__ import annotations
 
+import itertools
 import random
 from pathlib import Path
 
@@ -101,6 +102,10 @@ def test_a_long_session_stores_each_message_once_and_verifies_clean(persistent, 
     assert in_parts == state.messages[:len(in_parts)] and len(in_parts) > 3900
     # what the session takes per conversation byte does not grow with its length
     assert per_byte[2000] <= per_byte[500] * 1.05, per_byte
+    # snapshots come every 50 events at first, then further apart as the head grows (O(1) per event)
+    cps = [e.data["snapshot_seq"] for e in jr.read(stream_of(s.id)) if e.type == "checkpointed"]
+    gaps = [b - a for a, b in itertools.pairwise(cps)]
+    assert gaps and all(g == 50 for g in gaps), gaps  # 2,000 run ids: the head does not yet stretch them
     report = verify(str(jpath), s.id)
     assert report.ok, report
     assert [stream.snapshots for stream in report.streams] == [2]  # the kept ones were checked

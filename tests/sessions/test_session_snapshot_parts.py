@@ -165,3 +165,17 @@ def test_a_missing_part_is_a_store_error(j: journal.Journal) -> None:
     j.delete_snapshots(snapshots.parts_stream(STREAM), max_seq=state.seq)
     with pytest.raises(StoreError, match="missing or damaged"):
         snapshots.load_state(j, STREAM)
+
+
+def test_snapshots_come_further_apart_as_the_head_grows() -> None:
+    """Every ``every`` events while the head is small; one event per HEAD_ENTRIES_PER_EVENT entries after."""
+    state = _new_state()
+    state.checkpoint_seq = 100
+    state.seq = 150
+    assert snapshots.due(state, 50)
+    state.run_sequences = {f"r{i}": 1 for i in range(4000)}  # 4,000 runs: at most every 100 events
+    assert not snapshots.due(state, 50)
+    state.seq = 199
+    assert not snapshots.due(state, 50)
+    state.seq = 200
+    assert snapshots.due(state, 50)
