@@ -51,7 +51,7 @@ HEAD_ENTRIES_PER_EVENT = 40
 
 def due(state: SessionState, every: int) -> bool:
     """Whether a snapshot is due: ``every`` events since the last one, or more for a large head."""
-    entries = len(state.run_sequences) + len(state.inputs) + len(state.context_keys)
+    entries = len(state.run_sequences) + len(state.run_last_seq) + len(state.inputs) + len(state.context_keys)
     return state.seq - state.checkpoint_seq >= max(every, entries // HEAD_ENTRIES_PER_EVENT)
 
 
