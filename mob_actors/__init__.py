@@ -42,6 +42,7 @@ _EXPORTS: dict[str, str] = {
     "MobBinding": ".core.model",
     "MobDefinition": ".core.mob",
     "MobError": ".core.errors",
+    "MobOwnedElsewhere": ".core.errors",
     "MobHandle": ".mobs.runtime",
     "MobRuntime": ".mobs.runtime",
     "MobState": ".core.mob",
@@ -86,6 +87,7 @@ if TYPE_CHECKING:
     from .core.errors import InvalidRequest as InvalidRequest
     from .core.errors import InvalidTransition as InvalidTransition
     from .core.errors import MobError as MobError
+    from .core.errors import MobOwnedElsewhere as MobOwnedElsewhere
     from .core.errors import PersistenceDisabled as PersistenceDisabled
     from .core.errors import ReplayMismatch as ReplayMismatch
     from .core.errors import ServiceShutDown as ServiceShutDown

@@ -301,6 +301,23 @@ class MobError(Error):
     code = "MOB_ERROR"
 
 
+class MobOwnedElsewhere(MobError):
+    """Another host serves this mob now: it holds the mob's ownership lock in the shared journal.
+
+    ``owner`` names it (host name and pid) when the journal can tell. The lock ends with the
+    owner's connection, so once that host is gone the next ``runtime.mob(mob_id)`` takes it over;
+    ``runtime.mob(mob_id, wait=seconds)`` waits for that.
+    """
+
+    code = "MOB_OWNED_ELSEWHERE"
+
+    def __init__(self, mob_id: str, owner: object | None) -> None:
+        self.mob_id = mob_id
+        self.owner = owner
+        who = f"by {owner}" if owner is not None else "by another host (it is releasing it, or its owner is not visible)"
+        super().__init__(f"mob {mob_id!r} is served {who}; ask that host, or wait for it to end: runtime.mob({mob_id!r}, wait=seconds)")
+
+
 class InvalidTransition(MobError):
     """A mob operation is not allowed in the mob's current state."""
 

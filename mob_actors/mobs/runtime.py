@@ -1,9 +1,17 @@
-"""``MobRuntime``: the entry point a host embeds to run durable mobs of agent sessions."""
+"""``MobRuntime``: the entry point a host embeds to run durable mobs of agent sessions.
+
+Several hosts may share one PostgreSQL journal: each mob is served by one host at a time, the
+one holding its ownership lock (``journal.try_lock("mob:<id>")``, an advisory lock on the
+connection that host writes with). A host that dies loses its locks with its connection; the
+next host asking for the mob takes it over and reconciles it by replay, as ``open`` does. On
+LMDB the one writing process owns every mob.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +20,7 @@ import journal
 from ..contract import MobSessionPort
 from ..core import events as ev
 from ..core import mob_decide as rules
-from ..core.errors import CorruptMobEvent, MobError, SessionError
+from ..core.errors import CorruptMobEvent, MobError, MobOwnedElsewhere, SessionError
 from ..core.mob import Member, MobDefinition, MobState, MobStatus, fold_mob
 from ..core.model import Agent, RunApplyBoundary, RunResult, StartTurnRequest
 from ..sessions.service import PersistentSessionService, result_of
@@ -22,6 +30,13 @@ from .link import SupervisorLink
 from .supervisor import MobSupervisor, check_persistent
 
 log = logging.getLogger(__name__)
+
+TAKEOVER_POLL_S = 0.02  # how often runtime.mob(id, wait=...) asks for an owned mob's lock
+
+
+def mob_lock(mob_id: str) -> str:
+    """The journal ownership lock of a mob."""
+    return f"mob:{mob_id}"
 
 
 class MobHandle:
@@ -170,6 +185,7 @@ class MobRuntime:
         self._mobs: dict[str, MobHandle] = {}
         self._supervisors: dict[str, SupervisorLink] = {}
         self._unresumable: dict[str, str] = {}
+        self._elsewhere: set[str] = set()  # mobs found in the journal that another host serves
         self._closed = False
         service.add_failure_listener(self._session_failed)
 
@@ -182,14 +198,17 @@ class MobRuntime:
         allow_ephemeral_sessions: bool = False,
         session_service: MobSessionPort | None = None,
     ) -> MobRuntime:
-        """Open (or create) the journal and bring every mob back in the state it had.
+        """Open (or create) the journal and bring back every mob nobody else serves, in the state it had.
 
-        ``agent`` must have a callable ``run_turn`` (refused with ``InvalidRequest`` before anything is opened).
+        ``path_or_journal``: a directory (LMDB), a ``postgresql://`` URL, or an open journal. On a
+        shared database, mobs another host owns are left to it (:meth:`mob` takes them over once
+        their owner is gone). ``agent`` must have a callable ``run_turn`` (refused with
+        ``InvalidRequest`` before anything is opened).
         """
         check_agent(agent)
         if isinstance(path_or_journal, journal.EventJournal):
             j, owns_journal = path_or_journal, False
-        elif isinstance(session_service, PersistentSessionService) and _same_dir(session_service.journal.path, path_or_journal):
+        elif isinstance(session_service, PersistentSessionService) and _same_place(session_service.journal, path_or_journal):
             # The service already has this journal open; a second writer in one process is refused.
             j, owns_journal = session_service.journal, False
         else:
@@ -229,13 +248,31 @@ class MobRuntime:
                 log.error("mob %s cannot be resumed: no mob_created event", mob_id)
                 continue
             check_persistent(self.service, self.allow_ephemeral_sessions)
-            link = self._start(state, info.highest_seq)
+            if not self.journal.try_lock(mob_lock(mob_id)):
+                self._elsewhere.add(mob_id)  # another host serves it; mob() takes it over later
+                continue
             try:
-                link.ask(MobSupervisor.recover)
+                self._recover(mob_id)
             except (MobError, SessionError) as e:
-                self._forget(mob_id)
                 self._unresumable[mob_id] = f"restoring it failed: {e}"
                 log.error("mob %s cannot be resumed: %s", mob_id, e)
+
+    def _recover(self, mob_id: str) -> MobHandle | None:
+        """With the mob's lock held: read its events again (now that no one else writes them), start
+        its supervisor and reconcile its members. None (and the lock given back) if there is no mob.
+        A failure stops the supervisor again and gives the lock back."""
+        try:
+            history = list(self.journal.read(ev.mob_stream(mob_id)))
+            state = fold_mob(mob_id, history)
+            if not history or state.status is MobStatus.DESTROYED or state.definition is None:
+                self.journal.unlock(mob_lock(mob_id))
+                return None
+            self._elsewhere.discard(mob_id)
+            self._start(state, history[-1].seq).ask(MobSupervisor.recover)
+            return self._mobs[mob_id]
+        except BaseException:
+            self._forget(mob_id)
+            raise
 
     def _start(self, state: MobState, stream_seq: int) -> SupervisorLink:
         mob_id = state.mob_id
@@ -259,29 +296,55 @@ class MobRuntime:
         if mob_id in self._mobs:
             raise MobError(f"mob {mob_id!r} already exists; use runtime.mob({mob_id!r})")
         stream = ev.mob_stream(mob_id)
-        previous = self.journal.highest_seq(stream)  # a destroyed mob leaves its seq behind
         if mob_id in self._unresumable:
             raise MobError(f"mob {mob_id!r} exists in the journal but cannot be resumed: {self._unresumable[mob_id]}")
+        if not self.journal.try_lock(mob_lock(mob_id)):
+            raise MobOwnedElsewhere(mob_id, self.journal.lock_owner(mob_lock(mob_id)))
+        # Read under the lock: another host may have created (or destroyed) it since this one opened.
+        history = list(self.journal.read(stream))
+        if history and fold_mob(mob_id, history).status is not MobStatus.DESTROYED:
+            self.journal.unlock(mob_lock(mob_id))
+            raise MobError(f"mob {mob_id!r} already exists; use runtime.mob({mob_id!r})")
+        previous = self.journal.highest_seq(stream)  # a destroyed mob leaves its seq behind
         events = rules.decide(MobState(mob_id), rules.Create(definition, ev.now_ms()))
         try:
             result = self.journal.append(stream, events, expected_seq=previous)
         except journal.JournalError as e:
+            self.journal.unlock(mob_lock(mob_id))
+            if isinstance(e, journal.WrongExpectedVersion):
+                raise MobError(f"mob {mob_id!r} already exists (another host created it); use runtime.mob({mob_id!r})") from e
             raise MobError(f"cannot create mob {mob_id!r}: {e}") from e
         self._start(fold_mob(mob_id, events), result.last_seq)
         return self._mobs[mob_id]
 
-    def mob(self, mob_id: str) -> MobHandle:
-        """The handle of a running mob; raises :class:`MobError` saying why there is none."""
+    def mob(self, mob_id: str, *, wait: float | None = None) -> MobHandle:
+        """The handle of a running mob; raises :class:`MobError` saying why there is none.
+
+        A mob in the journal that this runtime does not serve yet is taken over if nobody owns it
+        (its owner died, or it never had one here): its supervisor starts and its members are
+        reconciled by replay. One another host serves raises :class:`MobOwnedElsewhere` naming
+        that host, or, with ``wait`` (seconds), is taken over as soon as its owner is gone.
+        """
         self._check_open()
         handle = self._mobs.get(mob_id)
-        if handle is None:
-            if mob_id in self._unresumable:
-                raise MobError(f"cannot resume mob {mob_id!r}: {self._unresumable[mob_id]}")
-            raise MobError(f"no mob {mob_id!r} (known: {sorted(self._mobs)})")
-        return handle
+        if handle is not None:
+            return handle
+        if mob_id in self._unresumable:
+            raise MobError(f"cannot resume mob {mob_id!r}: {self._unresumable[mob_id]}")
+        deadline = time.monotonic() + (wait or 0.0)
+        while True:
+            if self.journal.try_lock(mob_lock(mob_id)):
+                taken = self._recover(mob_id)
+                if taken is None:
+                    raise MobError(f"no mob {mob_id!r} (known: {sorted(self._mobs)})")
+                return taken
+            if time.monotonic() >= deadline:
+                raise MobOwnedElsewhere(mob_id, self.journal.lock_owner(mob_lock(mob_id)))
+            time.sleep(TAKEOVER_POLL_S)
 
     def list_mobs(self) -> list[MobHandle]:
-        """The handles of every mob this runtime runs, by mob id (see :meth:`unresumable_mobs` for the others)."""
+        """The handles of every mob this runtime runs, by mob id (see :meth:`unresumable_mobs` and
+        :meth:`served_elsewhere` for the others)."""
         self._check_open()
         return [self._mobs[m] for m in sorted(self._mobs)]
 
@@ -291,12 +354,21 @@ class MobRuntime:
         self._check_open()
         return dict(self._unresumable)
 
+    def served_elsewhere(self) -> list[str]:
+        """Mobs found in the journal at open that another host was serving (see :meth:`mob`)."""
+        return sorted(self._elsewhere - set(self._mobs))
+
     def _forget(self, mob_id: str) -> None:
         self._mobs.pop(mob_id, None)
         link = self._supervisors.pop(mob_id, None)
         self.service.set_mob_resolver(mob_id, None)
         if link is not None:
             link.stop()
+        if not self.journal.closed:
+            try:
+                self.journal.unlock(mob_lock(mob_id))  # after the supervisor stopped: it wrote its last
+            except journal.JournalError:
+                log.warning("could not give up the ownership lock of mob %s", mob_id, exc_info=True)
 
     def _session_failed(self, session_id: str, error: BaseException) -> None:
         for link in list(self._supervisors.values()):
@@ -326,5 +398,9 @@ class MobRuntime:
         self.close()
 
 
-def _same_dir(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
-    return os.path.realpath(a) == os.path.realpath(b)
+def _same_place(j: journal.EventJournal, location: str | os.PathLike[str]) -> bool:
+    """Whether ``location`` names the journal ``j`` has open (a directory, or a database URL)."""
+    url = getattr(j, "url", None)
+    if url is not None or str(location).startswith(("postgresql://", "postgres://")):
+        return url == str(location)
+    return os.path.realpath(j.path) == os.path.realpath(location)

@@ -32,7 +32,7 @@ from ..core.errors import SessionNotFound, StoreError
 from ..core.state import SessionState, evolve
 from .errors import ExportRefused, UsageError
 from .jsonval import from_json, to_json
-from .source import Damaged, read_stream
+from .source import Damaged, location, read_stream
 
 FORMAT = "mob-replay-export"
 VERSION = 1
@@ -103,7 +103,7 @@ def export_session(j: journal.EventJournal, session_id: str, out: str) -> dict[s
         "digest": state.digest.hexdigest() if state else None,
         "replay_problem": problem,
         "exported_at_ms": ev.now_ms(),
-        "source": os.path.abspath(j.path),
+        "source": location(j.path),
     }
     lines = [json.dumps(header, ensure_ascii=False)]
     lines.extend(json.dumps(_event_line(e), ensure_ascii=False) for e in events)

@@ -22,7 +22,7 @@ from ..core.recovery import recover
 from ..core.state import SessionState, evolve
 from .errors import UsageError
 from .export import ExportFile, is_export_file, load_export
-from .source import Item, open_journal, read_stream, resolve_session, session_ids
+from .source import Item, is_url, open_journal, read_stream, resolve_session, session_ids
 
 
 class History:
@@ -131,8 +131,8 @@ class ExportHistory(History):
 
 
 def open_history(path: str) -> History:
-    """A journal directory or an export file, or :class:`UsageError`."""
-    if os.path.isdir(path):
+    """A journal directory or URL, or an export file, or :class:`UsageError`."""
+    if os.path.isdir(path) or is_url(path):
         return JournalHistory(open_journal(path))
     if os.path.isfile(path):
         if not is_export_file(path):

@@ -10,6 +10,7 @@ damaged record means for it (a timeline shows it, verify fails the session).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -44,9 +45,29 @@ class Damaged:
 Item = journal.RecordedEvent | Damaged
 
 
+def is_url(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` names a PostgreSQL journal (``postgresql://...``) rather than a directory."""
+    return isinstance(path, str) and path.startswith(("postgresql://", "postgres://"))
+
+
+def location(path: str | os.PathLike[str]) -> str:
+    """How to name a journal in output: an absolute directory, or the URL without its password."""
+    if is_url(path):
+        return re.sub(r"^(\w+://[^:/@]*):[^@]*@", r"\1@", str(path))
+    return os.path.abspath(path)
+
+
 def open_journal(path: str | os.PathLike[str], *, writable: bool = False) -> journal.EventJournal:
-    """Open the journal at ``path`` (read-only unless ``writable``) or raise :class:`UsageError`."""
+    """Open the journal at ``path``, a directory or a ``postgresql://`` URL (read-only unless
+    ``writable``), or raise :class:`UsageError`."""
     path = os.fspath(path)
+    if is_url(path):
+        try:
+            j = journal.open(path) if writable else journal.open(path, readonly=True)
+        except journal.JournalError as e:
+            raise UsageError(f"cannot open the journal: {e}") from e
+        ev.register_upcasters(j)
+        return j
     if os.path.exists(path) and not os.path.isdir(path):
         raise UsageError(f"{path}: not a journal directory")
     if not writable and not os.path.isdir(path):

@@ -110,6 +110,14 @@ class JournalStore:
         """Append to ``session:<id>``; ``expected_seq`` makes a second writer fail instead of forking it."""
         try:
             self.journal.append(ev.session_stream(session_id), events, expected_seq=expected_seq)
+        except journal.WrongExpectedVersion as e:
+            # Another writer (another host on a shared journal) wrote the session since this copy
+            # was loaded: the caller's service drops the copy, the next call rebuilds it.
+            raise StoreError(
+                f"session {session_id}: someone else wrote it since this host loaded it (its highest seq is {e.actual}, "
+                f"this copy was at {expected_seq}); nothing was stored, and this host's copy is dropped: the next call "
+                "works on the session as stored", session_id=session_id,
+            ) from e
         except journal.JournalError as e:
             raise StoreError(f"session {session_id}: the journal refused the write, nothing was stored: {e}", session_id=session_id) from e
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 from ...core import events as ev
 from ...core.errors import SessionNotFound, StoreError
@@ -11,7 +10,7 @@ from .. import export as exporting
 from ..history import open_history
 from ..html import render_page
 from ..output import OK, PROBLEMS, Output, safe
-from ..source import Damaged
+from ..source import Damaged, location
 from .base import Command
 
 
@@ -26,7 +25,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
             digest: str | None = history.state(sid).digest.hexdigest()
         except StoreError:
             digest = None  # still draw the timeline; `verify` says what is wrong
-    page = render_page(sid, items, source=os.path.abspath(args.path), digest=digest)
+    page = render_page(sid, items, source=location(args.path), digest=digest)
     exporting.write_atomically(args.output, page)
     turns = sum(1 for i in items if not isinstance(i, Damaged) and i.type == ev.TURN_APPLIED.name)
     damaged = sum(1 for i in items if isinstance(i, Damaged))
