@@ -23,7 +23,7 @@ from ray.exceptions import ActorDiedError, ActorUnavailableError, GetTimeoutErro
 
 import journal
 
-from ..core.errors import MobError
+from ..core.errors import MobError, SessionBusy
 from ..core.ids import new_id
 from ..core.mob import Member, MobDefinition, MobState, MobStatus
 from ..core.model import RunResult
@@ -68,6 +68,7 @@ class ClusterMobHandle:
         again (``check is None``: the call is safe to repeat) or only if ``check`` says it was
         not applied."""
         deadline = time.monotonic() + self._cluster.failover_timeout_s
+        repeated = False
         while True:
             try:
                 reply = ray.get(submit(self._cluster._host_for(self.mob_id)), timeout=self._cluster.call_timeout_s)
@@ -80,6 +81,7 @@ class ClusterMobHandle:
                     applied, value = check()
                     if applied:
                         return value
+                repeated = True
                 continue
             except RayTaskError as e:  # a bug, not a library error: say where it happened
                 raise MobError(f"mob {self.mob_id!r}: {what}() failed on its host: {e}") from None
@@ -87,6 +89,12 @@ class ClusterMobHandle:
                 return reply.unwrap()
             except HostNotReady:  # refused before anything ran: wait until the host serves, ask again
                 self.host(deadline=deadline)
+            except SessionBusy:
+                # Our own first attempt may still be running on a host that was only cut off for
+                # a moment: wait for it to commit (then the repeat returns its result) or fail.
+                if not repeated or time.monotonic() >= deadline:
+                    raise
+                time.sleep(RETRY_PAUSE_S)
 
     def _host_down(self, e: RayActorError) -> None:
         if isinstance(e, ActorDiedError) and not isinstance(e, ActorUnavailableError):
@@ -196,4 +204,3 @@ class ClusterMobHandle:
 
     def destroy(self) -> None:
         self._call("destroy", check=lambda: (self.mob_id not in self._cluster._hosted_ids(self.mob_id), None))
-        self._cluster._forget_mob(self.mob_id)

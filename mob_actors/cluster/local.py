@@ -25,19 +25,20 @@ NAMESPACE = "mob-actors"
 
 class LocalCluster:
     """A head (0 CPUs) and ``workers`` worker nodes on this machine; ``connect`` joins it.
+    ``LocalCluster(workers=0, head_cpus=1)`` is the quickest start: one node that hosts mobs itself.
 
     Worker processes import the same ``mob_actors`` as this process: its directory is put first
     on ``PYTHONPATH`` before any node starts. Call :meth:`shutdown` (or use ``with``) at the end.
     """
 
-    def __init__(self, workers: int = 2, *, worker_cpus: float = 2, fast_failover: bool = True) -> None:
+    def __init__(self, workers: int = 2, *, worker_cpus: float = 2, head_cpus: float = 0, fast_failover: bool = True) -> None:
         self.temp_dir = short_temp_dir()
         apply_private_env(self.temp_dir)
         root = os.path.dirname(os.path.dirname(os.path.abspath(mob_actors.__file__)))
         paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
         os.environ["PYTHONPATH"] = os.pathsep.join([root, *(p for p in paths if p != root)])
         self.worker_cpus = worker_cpus
-        self.cluster = Cluster(initialize_head=True, head_node_args=head_node_args(self.temp_dir, fast_failover=fast_failover))
+        self.cluster = Cluster(initialize_head=True, head_node_args=head_node_args(self.temp_dir, num_cpus=head_cpus, fast_failover=fast_failover))
         self.nodes: list[Any] = []
         try:
             for _ in range(workers):

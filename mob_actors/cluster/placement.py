@@ -110,9 +110,6 @@ class RayMobCluster:
         """The mobs served by ``mob_id``'s host (asked of it, through a failover)."""
         return ClusterMobHandle(self, mob_id)._ask(lambda host: host.mob_ids.remote(), "mob_ids", None)  # type: ignore[no-any-return]
 
-    def _forget_mob(self, mob_id: str) -> None:
-        """Told that ``mob_id`` was destroyed (its host keeps serving the journal's other mobs)."""
-
     # -- mobs --------------------------------------------------------------------------------
 
     def create_mob(self, definition: MobDefinition) -> ClusterMobHandle:
