@@ -15,13 +15,14 @@ that every method is present (not their signatures; mypy checks those).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from .core.model import (
         CoreApplyOutput,
         CreateSessionRequest,
         HistoryPage,
+        MobBinding,
         RunApplyBoundary,
         RunResult,
         Session,
@@ -141,6 +142,17 @@ class MobSessionService(MobSessionPort, Protocol):
 
     def cancel_tool_calls(self, session_id: str, reason: str = "cancelled by the host") -> Session:
         """End a paused turn without running its calls (each gets an is_error tool message)."""
+        ...
+
+    def rewind(self, session_id: str, to_seq: int) -> Session:
+        """Make the visible conversation what it was after event ``to_seq`` (recorded as an event)."""
+        ...
+
+    def fork_session(
+        self, source_id: str, *, at_seq: int | None = None, new_session_id: str | None = None,
+        binding: MobBinding | None = None, labels: dict[str, Any] | None = None,
+    ) -> Session:
+        """A new session whose conversation is the source's after ``at_seq``, with its lineage."""
         ...
 
     def read_history(self, session_id: str, offset: int = 0, limit: int | None = None) -> HistoryPage:

@@ -13,7 +13,8 @@ For each session stream, in one read of its events:
 
 The first problem of a session is its *divergence*: checking that session stops there, because
 every later state depends on it. Mob streams are folded with :func:`mob_actors.core.mob.evolve_mob`;
-any other stream is read for damage and seq gaps.
+any other stream is read for damage and seq gaps. A fork's lineage (the source, seq and digest its
+first event names) is checked against the source replayed to that seq.
 
 Then the storage, journal-wide (:func:`check_positions`): every position from 1 to the head must
 hold exactly one event some stream's index points at, or belong to an event deleted on purpose
@@ -31,8 +32,10 @@ import journal
 
 from ..core import events as ev
 from ..core import snapshots
+from ..core.digest import RunningDigest
 from ..core.errors import MobError, StoreError
 from ..core.mob import MobState, evolve_mob
+from ..core.recovery import recover
 from ..core.state import ReplayMismatch, SessionState, evolve
 from .report import Divergence, StreamReport
 from .source import Damaged, Item, read_everything, read_stream
@@ -244,10 +247,39 @@ def verify_session(j: journal.EventJournal, session_id: str, highest_seq: int | 
         highest_seq = j.highest_seq(stream)
     # Read up to the highest seq seen when the work was planned: a running host may be appending,
     # and what it appends later is not part of this check (nor a missing-event false alarm).
-    return check_session(
+    report = check_session(
         session_id, read_stream(j, stream, from_seq=deleted_to + 1, to_seq=highest_seq), highest_seq=highest_seq,
         deleted_to=deleted_to, snapshots=list_snapshots(j, stream, highest_seq),
     )
+    if report.ok and highest_seq:
+        problem = check_lineage(j, session_id)
+        if problem is not None:
+            report.divergence = Divergence("lineage", 1, None, problem)
+    return report
+
+
+def check_lineage(j: journal.EventJournal, session_id: str) -> str | None:
+    """What is wrong with a fork's lineage (None if it is no fork, or its lineage holds): the
+    source must replay, up to the seq its first event names, to the digest and count it recorded,
+    and the fork must start from exactly that conversation."""
+    first = next(iter(j.read(ev.session_stream(session_id), to_seq=1)), None)
+    if first is None or not isinstance(first.data, dict) or first.data.get("forked_from") is None:
+        return None
+    lineage = first.data["forked_from"]
+    try:
+        source_id, seq, digest, count = lineage["source_id"], lineage["seq"], lineage["digest"], lineage["message_count"]
+        own = RunningDigest(first.data["messages"]).hexdigest()
+        if own != digest or len(first.data["messages"]) != count:
+            return f"the fork starts with digest {own} ({len(first.data['messages'])} messages), its lineage says {digest} ({count})"
+        source = recover(j, source_id, to_seq=seq)
+    except (KeyError, TypeError, ValueError, StoreError) as e:
+        return f"the lineage {lineage!r} cannot be checked: {e!r}"
+    if source is None or source.seq != seq:
+        return f"forked from session {source_id} at seq {seq}, which the journal does not hold"
+    replayed = source.digest.hexdigest()
+    if replayed != digest or len(source.messages) != count:
+        return f"forked from session {source_id} at seq {seq}, which replays to digest {replayed} ({len(source.messages)} messages), not {digest} ({count})"
+    return None
 
 
 # -- mobs and other streams ----------------------------------------------------------------------

@@ -9,13 +9,16 @@ the same parameters (a test checks it), except the two that never block and stay
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
+from typing import Any
 
 from ..contract import ContextOutcome, FailureListener, MobSessionService
 from ..core.model import (
     CoreApplyOutput,
     CreateSessionRequest,
     HistoryPage,
+    MobBinding,
     RunApplyBoundary,
     RunResult,
     Session,
@@ -66,6 +69,19 @@ class AsyncSessionService:
     async def cancel_tool_calls(self, session_id: str, reason: str = "cancelled by the host") -> Session:
         """End a paused turn without running its calls."""
         return await asyncio.to_thread(self.service.cancel_tool_calls, session_id, reason)
+
+    async def rewind(self, session_id: str, to_seq: int) -> Session:
+        """Set the conversation back to what it was after event ``to_seq``."""
+        return await asyncio.to_thread(self.service.rewind, session_id, to_seq)
+
+    async def fork_session(
+        self, source_id: str, *, at_seq: int | None = None, new_session_id: str | None = None,
+        binding: MobBinding | None = None, labels: dict[str, Any] | None = None,
+    ) -> Session:
+        """A new session branched from the source after ``at_seq``."""
+        return await asyncio.to_thread(
+            functools.partial(self.service.fork_session, source_id, at_seq=at_seq, new_session_id=new_session_id, binding=binding, labels=labels)
+        )
 
     async def interrupt(self, session_id: str) -> None:
         """Ask the running turn to stop."""

@@ -17,7 +17,7 @@ import functools
 import logging
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pykka
 
@@ -44,6 +44,7 @@ from ..core.model import (
     CoreApplyOutput,
     CreateSessionRequest,
     HistoryPage,
+    MobBinding,
     PendingToolCall,
     RunApplyBoundary,
     RunResult,
@@ -54,6 +55,7 @@ from ..core.model import (
 from ..core.state import SessionState, evolve
 from .actor import AppendContext, Checkpoint, Record, SessionActor
 from .adapter import RuntimeAdapter
+from .branching import Branching
 from .catalogue import Catalogue
 from .ledger_port import SessionsLedgerPort
 from .residency import Residency, check_max_resident
@@ -84,6 +86,7 @@ class SessionService:
             store, max_resident=max_resident, on_publish=self._published, on_failure=self._actor_failed, not_live=self._not_live
         )
         self._catalogue = Catalogue(store, self._live_view)
+        self._branching = Branching(self._residency, store, self._catalogue, self._state_for_read, self._valid_id)
         self._tools = ToolCalls(self._residency, functools.partial(run_locked, self._agent, self._residency), self._check_open)
         self._adapter = RuntimeAdapter(SessionsLedgerPort(self._residency, store, self._state_for_read, self.apply_runtime_turn, self._tools))
         self._failure_listeners: list[FailureListener] = []
@@ -246,6 +249,31 @@ class SessionService:
         """End a paused turn without running its calls: each gets a tool message (``is_error``)
         saying so, and the session takes new turns again. ``InvalidRequest`` if none is paused."""
         return self._tools.cancel(session_id, reason)
+
+    # -- going back and branching ----------------------------------------------------------
+
+    def rewind(self, session_id: str, to_seq: int) -> Session:
+        """Make a live session's visible conversation what it was after event ``to_seq``.
+
+        Recorded as a ``rewound`` event: the journal keeps every event, and ``mob-replay`` shows
+        the abandoned ones. A paused turn at ``to_seq`` is paused again; receipts' sequences, the
+        input ledger and usage totals are not rewound (what happened, happened). ``SessionBusy``
+        while a turn runs; ``PersistenceDisabled`` on the ephemeral service (it keeps no history).
+        """
+        self._check_open()
+        return self._branching.rewind(session_id, to_seq)
+
+    def fork_session(
+        self, source_id: str, *, at_seq: int | None = None, new_session_id: str | None = None,
+        binding: MobBinding | None = None, labels: dict[str, Any] | None = None,
+    ) -> Session:
+        """A new live session whose conversation is the source's after event ``at_seq`` (default:
+        its last); the source is untouched. Its first event records the lineage (source id, seq,
+        conversation digest), which ``mob-replay verify`` checks. It keeps the source's metadata
+        and labels (or ``labels``), and belongs to no mob unless ``binding`` says so.
+        """
+        self._check_open()
+        return self._branching.fork(source_id, at_seq, new_session_id, binding, labels)
 
     def interrupt(self, session_id: str) -> None:
         """Cancel the running turn (its agent sees ``ctx.cancelled``); ``SessionNotRunning`` if idle."""

@@ -51,6 +51,11 @@ class SessionStore(Protocol):
         """The state a new actor of a live session starts from; ``last`` is the last published one."""
         ...
 
+    def state_at(self, session_id: str, seq: int) -> SessionState | None:
+        """The session as it was after event ``seq`` (for rewinds and forks); ``PersistenceDisabled``
+        when the store keeps no history."""
+        ...
+
     def stored_state(self, session_id: str, *, for_history: bool) -> SessionState | None:
         """The kept state of a session that is not live (for reads); None if nothing is kept.
 
@@ -137,6 +142,10 @@ class JournalStore:
         """From the journal, never from ``last``: after a crash only the durable state is trusted."""
         return self.recover(session_id)
 
+    def state_at(self, session_id: str, seq: int) -> SessionState | None:
+        """Replayed from the newest snapshot at or before ``seq``, every digest on the way checked."""
+        return recover(self.journal, session_id, to_seq=seq, on_bad_snapshot=_log_bad_snapshot)
+
     def stored_state(self, session_id: str, *, for_history: bool) -> SessionState | None:
         """The durable state, history included."""
         return self.recover(session_id)
@@ -207,6 +216,14 @@ class MemoryStore:
     def rebuild(self, session_id: str, last: SessionState | None) -> SessionState | None:
         """``last``, the only copy there is (None once it is gone)."""
         return last
+
+    def state_at(self, session_id: str, seq: int) -> SessionState | None:
+        """Refused: the ephemeral service keeps no history to go back to."""
+        raise PersistenceDisabled(
+            f"session {session_id}: the ephemeral service keeps no history, so it cannot go back to event {seq}; "
+            "use PersistentSessionService to rewind or fork at an earlier point",
+            session_id=session_id,
+        )
 
     def stored_state(self, session_id: str, *, for_history: bool) -> SessionState | None:
         """The final state of a recently archived session; its history is not offered."""

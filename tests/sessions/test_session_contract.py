@@ -31,8 +31,8 @@ def test_the_contract_lists_the_methods_the_readme_promises():
     names = set(contract_methods())
     assert {"apply_runtime_turn", "runtime_adapter", "subscribe_session_events", "checkpoint", "discard_live_session",
             "load_persisted_session", "session_belongs_to_mob", "cancel_all_checkpointers", "restore_session"} <= names
-    assert {"submit_tool_result", "cancel_tool_calls"} <= names  # issue 12
-    assert len(names) == 30  # 27 + restore_session (members come back after a restart without an event) + issue 12's two
+    assert {"submit_tool_result", "cancel_tool_calls", "rewind", "fork_session"} <= names  # issue 12
+    assert len(names) == 32  # 27 + restore_session (members come back after a restart without an event) + issue 12's four
 
 
 @pytest.mark.parametrize("kind", ["persistent", "ephemeral"])

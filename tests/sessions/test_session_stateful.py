@@ -1,5 +1,5 @@
-"""Random create / turn / context / discard / archive / revive / checkpoint / restart sequences
-against a plain in-memory model; every read is compared after every step."""
+"""Random create / turn / context / discard / archive / revive / checkpoint / restart / rewind / fork
+sequences against a plain in-memory model; every read is compared after every step."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 import mob_actors as m
 from mob_actors.testing import EchoAgent
 
+# The events that change the conversation; the model keeps the messages after each of them.
+CONTENT = {"session_created", "turn_applied", "context_appended", "rewound"}
+
 
 class SessionModel:
     def __init__(self, messages: list[dict]) -> None:
@@ -20,6 +23,10 @@ class SessionModel:
         self.live = True
         self.archived = False
         self.armed = True
+        self.points = [list(messages)]  # the messages after each CONTENT event, in order
+
+    def changed(self) -> None:
+        self.points.append(list(self.messages))
 
 
 class PersistentSessionMachine(RuleBasedStateMachine):
@@ -52,11 +59,12 @@ class PersistentSessionMachine(RuleBasedStateMachine):
     def create(self, deferred: bool, system: bool) -> None:
         prompt = None if deferred else self._prompt()
         s = self.svc.create_session(m.CreateSessionRequest(initial_prompt=prompt, system_prompt="sys" if system else None))
-        expected = [{"role": "system", "content": "sys"}] if system else []
+        model = SessionModel([{"role": "system", "content": "sys"}] if system else [])
         if prompt is not None:
-            expected += [{"role": "user", "content": prompt}, {"role": "assistant", "content": f"echo: {prompt}"}]
-        assert s.messages == expected
-        self.model[s.id] = SessionModel(expected)
+            model.messages += [{"role": "user", "content": prompt}, {"role": "assistant", "content": f"echo: {prompt}"}]
+            model.changed()
+        assert s.messages == model.messages
+        self.model[s.id] = model
         self.order.append(s.id)
 
     @precondition(lambda self: self.order)
@@ -72,6 +80,7 @@ class PersistentSessionMachine(RuleBasedStateMachine):
             raise AssertionError("a turn on a session that is not live must be SessionNotFound")
         r = self.svc.start_turn(sid, m.StartTurnRequest(prompt))
         self.model[sid].messages += [{"role": "user", "content": prompt}, {"role": "assistant", "content": f"echo: {prompt}"}]
+        self.model[sid].changed()
         assert r.message_count == len(self.model[sid].messages)
 
     @precondition(lambda self: self.order)
@@ -87,6 +96,7 @@ class PersistentSessionMachine(RuleBasedStateMachine):
             raise AssertionError("context on a session that is not live must be SessionNotFound")
         assert self.svc.append_system_context(sid, text) == "applied"
         self.model[sid].messages.append({"role": "system", "content": text})
+        self.model[sid].changed()
 
     @precondition(lambda self: self.order)
     @rule(data=st.data())
@@ -151,6 +161,43 @@ class PersistentSessionMachine(RuleBasedStateMachine):
         for model in self.model.values():
             if model.live:
                 model.armed = True
+
+    def _content_seqs(self, sid: str) -> list[int]:
+        return [e.seq for e in self.svc.journal.read("session:" + sid) if e.type in CONTENT]
+
+    @precondition(lambda self: self.order)
+    @rule(data=st.data())
+    def rewind(self, data: st.DataObject) -> None:
+        sid = self._pick(data)
+        model = self.model[sid]
+        i = data.draw(st.integers(0, len(model.points) - 1), label="point")
+        seqs = self._content_seqs(sid)
+        assert len(seqs) == len(model.points)
+        if not model.live:
+            try:
+                self.svc.rewind(sid, seqs[i])
+            except m.SessionNotFound:
+                return
+            raise AssertionError("rewinding a session that is not live must be SessionNotFound")
+        s = self.svc.rewind(sid, seqs[i])
+        model.messages = list(model.points[i])
+        assert s.messages == model.messages
+        if len(self._content_seqs(sid)) > len(seqs):  # a rewind to the present records nothing
+            model.changed()
+
+    @precondition(lambda self: self.order)
+    @rule(data=st.data())
+    def fork(self, data: st.DataObject) -> None:
+        sid = self._pick(data)
+        model = self.model[sid]
+        i = data.draw(st.integers(0, len(model.points) - 1), label="point")
+        seq = self._content_seqs(sid)[i]
+        before = list(self.svc.journal.read("session:" + sid))
+        f = self.svc.fork_session(sid, at_seq=seq)  # live or only stored, archived too: the history is there
+        assert f.messages == model.points[i]
+        assert list(self.svc.journal.read("session:" + sid)) == before  # the source is untouched
+        self.model[f.id] = SessionModel(list(model.points[i]))
+        self.order.append(f.id)
 
     @rule()
     def restart(self) -> None:
