@@ -53,6 +53,15 @@ def _version() -> str:
         return "(not installed)"
 
 
+def _source(args: argparse.Namespace) -> str:
+    """The journal or file a command read (``import`` and ``diff`` name theirs differently)."""
+    for name in ("path", "file"):
+        if isinstance(getattr(args, name, None), str):
+            return str(getattr(args, name))
+    positional = getattr(args, "args", None) or ["?"]  # diff: PATH [PATH2] SESSION
+    return str(positional[0])
+
+
 def _flushed(code: int) -> int:
     """``code``, once stdout is flushed; OK if its reader went away meanwhile."""
     try:
@@ -95,12 +104,12 @@ def main(argv: list[str] | None = None) -> int:
         out.warn(str(e))
         return USAGE
     except journal.JournalError as e:
-        out.warn(f"{args.path}: {e}")
+        out.warn(f"{_source(args)}: {e}")
         return USAGE
     except BrokenPipeError:
         return _reader_gone()
     except RecursionError:
-        out.warn(f"{args.path}: an event holds data nested too deeply for {PROG} to read "
+        out.warn(f"{_source(args)}: an event holds data nested too deeply for {PROG} to read "
                  f"(more than about {sys.getrecursionlimit() // 3} levels); nothing was changed")
         return USAGE
     except KeyboardInterrupt:
