@@ -84,6 +84,9 @@ class ReplayMismatch(StoreError):
             session_id=session_id,
         )
         self.seq = seq
+        self.what = what  # "digest" or "message_count"
+        self.recorded = recorded
+        self.replayed = replayed
 
 
 class CorruptEvent(StoreError):

@@ -141,8 +141,11 @@ def _check_session(
                     from_snapshot = SessionState.from_snapshot(snap.state)
     except ReplayMismatch as e:
         assert event is not None
-        what = "message_count" if "message_count" in str(e) else "digest"
-        raise _Diverged(what, event.seq, event.position, str(e)) from None
+        # The exception's own text ends by advising `mob-replay verify`: this is it, so say it plainly.
+        what = "message_count" if e.what == "message_count" else "digest"
+        detail = (f"session {session_id} seq {e.seq}: replayed {e.what} {e.replayed!r} differs from the recorded "
+                  f"{e.recorded!r}; the journal is damaged or was written by incompatible code")
+        raise _Diverged(what, event.seq, event.position, detail) from None
     except (StoreError, KeyError, TypeError, ValueError, AttributeError) as e:
         # KeyError & co: the event lacks a field events.py defines (damaged or foreign data).
         assert event is not None

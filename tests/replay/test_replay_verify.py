@@ -203,8 +203,10 @@ def test_tampered_turn_digest_is_found_at_its_seq(world: World, tmp_path, run) -
     div = r.json()["streams"][0]["divergence"]
     assert (div["kind"], div["seq"]) == ("digest", 13)
     assert "0000000000" in div["detail"]
+    assert "run `mob-replay verify`" not in div["detail"]  # this is verify: no advice to run it
     plain = run("verify", target)
     assert "13" in plain.out and "digest" in plain.out
+    assert "run `mob-replay verify`" not in plain.out + plain.err
     # Rebuilding through it fails with the reason (from the snapshot at 11: the one at 15 and later
     # would skip it, as recovery does); before it, it works.
     state = run("state", target, world.chat, "--at", 14)
