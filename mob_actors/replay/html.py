@@ -7,7 +7,10 @@ a headless browser reads that back to know the script ran.
 
 Turns are cards (prompt and reply); tool calls (messages with role ``tool`` or keys besides
 role/content), staged context and inputs are folded in ``<details>``; checkpoints, discards,
-archives and damaged records are marked.
+archives and damaged records are marked. The creation card shows the system prompt, binding
+and metadata whole. The header links every turn (plain links, so they work without the script);
+the script adds prev/next buttons and the ``j``/``k`` keys, the filter's count beside the box,
+and a "no card matches" line when the filter leaves nothing.
 """
 
 from __future__ import annotations
@@ -108,26 +111,54 @@ def _card(item: Item, turns: int) -> str:
         folded = _details(f"input {item.data.get('input_id')}", body, "input")
         return f'<article class="card input" id="seq-{item.seq}">{_head(item, "input")}{folded}</article>'
     if item.type == ev.SESSION_CREATED.name:
-        body = "".join(_message(m) for m in item.data.get("messages") or [])
-        info = {k: item.data.get(k) for k in ("metadata", "labels", "binding") if item.data.get(k)}
-        if info:
-            body += f"<pre>{_esc(info)}</pre>"
-        return (f'<article class="card created" id="seq-{item.seq}">{_head(item, "session created")}'
-                f'<p>{_esc(summarize(item))}</p>{_details("details", body)}</article>')
+        return _created_card(item)
     title = "system context" if item.type == ev.CONTEXT_APPENDED.name else item.type
     return f'<article class="card other" id="seq-{item.seq}">{_head(item, title)}<p>{_esc(summarize(item))}</p></article>'
+
+
+def _created_card(item: journal.RecordedEvent) -> str:
+    """The creation, whole: the page has room for the system prompt and binding a timeline row cuts."""
+    d = item.data
+    messages = d.get("messages") or []
+    system = next((m.get("content") for m in messages if isinstance(m, dict) and m.get("role") == "system"), None)
+    parts = [_head(item, "session created")]
+    if system is not None:
+        parts.append(f'<div class="system"><span class="label">system prompt</span><pre>{_esc(system)}</pre></div>')
+    else:
+        parts.append("<p>deferred: no system prompt yet (the first turn sets it)</p>")
+    binding = d.get("binding")
+    if isinstance(binding, dict):
+        parts.append(f"<p>member <b>{_esc(str(binding.get('member_id')))}</b> ({_esc(str(binding.get('profile')))}) "
+                     f"of mob <b>{_esc(str(binding.get('mob_id')))}</b></p>")
+    for name in ("metadata", "labels"):
+        if d.get(name):
+            parts.append(f'<div class="{name}"><span class="label">{name}</span><pre>{_esc(d[name])}</pre></div>')
+    others = [m for m in messages if not (isinstance(m, dict) and m.get("role") == "system")]
+    if others:
+        parts.append(_details(f"{len(others)} more message{'s' if len(others) != 1 else ''}", "".join(map(_message, others))))
+    return f'<article class="card created" id="seq-{item.seq}">{"".join(parts)}</article>'
+
+
+def _turn_links(turn_seqs: list[int]) -> str:
+    """Links to every turn card (they work without the script); the script adds prev/next and keys."""
+    if not turn_seqs:
+        return ""
+    links = " ".join(f'<a href="#seq-{seq}" data-turn="{n}">{n}</a>' for n, seq in enumerate(turn_seqs, start=1))
+    return (f'<nav id="turn-nav" aria-label="turns">turns: {links} '
+            '<button type="button" id="prev-turn" title="previous turn (k)">&uarr; prev</button>'
+            '<button type="button" id="next-turn" title="next turn (j)">next &darr;</button></nav>')
 
 
 def render_page(session_id: str, items: Iterable[Item], *, source: str, digest: str | None = None) -> str:
     """The whole page for ``session_id``'s events."""
     cards = []
-    turns = 0
+    turn_seqs: list[int] = []
     events = 0
     for item in items:
         events += 1
         if not isinstance(item, Damaged) and item.type == ev.TURN_APPLIED.name:
-            turns += 1
-        cards.append(_card(item, turns))
+            turn_seqs.append(item.seq)
+        cards.append(_card(item, len(turn_seqs)))
     digest_html = f" &middot; digest <code>{_esc(digest[:16])}</code>" if digest else ""
     return _PAGE.format(
         title=_esc(f"session {session_id}"),
@@ -135,6 +166,7 @@ def render_page(session_id: str, items: Iterable[Item], *, source: str, digest: 
         source=_esc(source),
         events=events,
         digest=digest_html,
+        nav=_turn_links(turn_seqs),
         cards="\n".join(cards),
         css=_CSS,
         js=_JS,
@@ -149,6 +181,14 @@ header { position:sticky; top:0; background:var(--card); border-bottom:1px solid
 header h1 { font-size:16px; margin:0 0 4px; }
 header .sub { color:var(--muted); font-size:12px; }
 #search { width:100%; max-width:480px; margin-top:8px; padding:6px 10px; border:1px solid var(--line); border-radius:6px; font:inherit; }
+.tools { display:flex; align-items:center; gap:12px; flex-wrap:wrap; }
+.shown { color:var(--muted); font-size:12px; margin-top:8px; }
+#turn-nav { margin-top:6px; font-size:12px; color:var(--muted); line-height:1.9; max-height:5.8em; overflow-y:auto; }
+#turn-nav a { display:inline-block; min-width:1.8em; text-align:center; color:var(--accent); text-decoration:none;
+  border:1px solid var(--line); border-radius:4px; margin:0 1px; }
+#turn-nav button { font:inherit; margin-left:6px; }
+.no-matches { color:var(--muted); font-style:italic; }
+.system { background:#f4f1fb; border-radius:6px; padding:6px 10px; margin:4px 0; }
 main { max-width:960px; margin:16px auto; padding:0 24px; }
 .card { background:var(--card); border:1px solid var(--line); border-radius:8px; padding:10px 14px; margin:10px 0; }
 .card.hidden { display:none; }
@@ -190,7 +230,8 @@ _JS = """
       card.classList.toggle('hidden', !hit);
       if (hit) { n += 1; }
     });
-    shown.textContent = q ? (n + ' of ' + cards.length + ' shown') : '';
+    shown.textContent = q ? (n + ' of ' + cards.length + ' cards shown') : '';
+    document.getElementById('no-matches').hidden = n !== 0;
   }
   var search = document.getElementById('search');
   search.addEventListener('input', filter);
@@ -203,6 +244,27 @@ _JS = """
   search.addEventListener('input', function () {
     document.body.setAttribute('data-shown', String(cards.filter(function (c) { return !c.classList.contains('hidden'); }).length));
   });
+  // Jumping between turns: the prev/next buttons, and j / k (when not typing in the filter box).
+  // The target is the first visible turn card below (or above) the top of the window.
+  function jump(step) {
+    var visible = Array.prototype.slice.call(document.querySelectorAll('article.card.turn:not(.hidden)'));
+    var top = document.querySelector('header').getBoundingClientRect().bottom + 2;
+    var next = null;
+    visible.forEach(function (card) {
+      var y = card.getBoundingClientRect().top;
+      if (step > 0 && y > top + 1 && next === null) { next = card; }
+      if (step < 0 && y < top - 1) { next = card; }
+    });
+    if (next) { next.scrollIntoView({block: 'start'}); window.scrollBy(0, -top); }
+  }
+  var prev = document.getElementById('prev-turn'), nextButton = document.getElementById('next-turn');
+  if (prev) { prev.addEventListener('click', function () { jump(-1); }); }
+  if (nextButton) { nextButton.addEventListener('click', function () { jump(1); }); }
+  document.addEventListener('keydown', function (e) {
+    if (e.target === search || e.ctrlKey || e.metaKey || e.altKey) { return; }
+    if (e.key === 'j') { jump(1); } else if (e.key === 'k') { jump(-1); }
+  });
+  document.body.setAttribute('data-nav', prev ? 'ready' : 'none');
 })();
 """
 
@@ -217,10 +279,13 @@ _PAGE = """<!DOCTYPE html>
 <body>
 <header>
 <h1>Session <code>{session}</code></h1>
-<div class="sub">{source} &middot; {events} events &middot; <span id="turn-count">?</span> turns{digest} <span id="shown"></span></div>
-<input id="search" type="search" placeholder="Filter cards (prompt, reply, tool, type...)" autocomplete="off">
+<div class="sub">{source} &middot; {events} events &middot; <span id="turn-count">?</span> turns{digest}</div>
+<div class="tools"><input id="search" type="search" placeholder="Filter cards (prompt, reply, tool, type...)" autocomplete="off">
+<span id="shown" class="shown" aria-live="polite"></span></div>
+{nav}
 </header>
 <main>
+<p id="no-matches" class="no-matches" hidden>No card matches the filter. Clear the box to see every card.</p>
 {cards}
 </main>
 <script>{js}</script>

@@ -7,11 +7,15 @@ them in the rendered DOM proves the script ran.
 
 from __future__ import annotations
 
+import html
 import re
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from mob_actors import CreateSessionRequest, PersistentSessionService, StartTurnRequest
+from mob_actors.testing import EchoAgent
 
 from replay_helpers import World
 
@@ -60,3 +64,42 @@ def test_html_page_in_headless_chromium(world: World, tmp_path: Path, run) -> No
     filtered = render(page, tmp_path, "#q=tool_call_id")
     assert body_attr(filtered, "data-shown") == "1"
     assert filtered.count('class="card turn hidden"') == world.turns[world.chat] - 1
+
+
+LONG_PROMPT = ("You are the release lead. " * 16).strip() + " End of the system prompt."
+
+
+def test_html_page_counts_apart_shows_the_creation_whole_says_no_match_and_links_turns(world_copy: World, tmp_path: Path, run) -> None:
+    svc = PersistentSessionService(world_copy.path, EchoAgent())
+    try:
+        sid = svc.create_session(CreateSessionRequest(system_prompt=LONG_PROMPT, metadata={"team": "qa"})).id
+        for n in range(3):
+            svc.start_turn(sid, StartTurnRequest(f"question {n}"))
+    finally:
+        svc.shutdown()
+    page = tmp_path / "long.html"
+    assert run("html", world_copy.path, sid, "-o", page).code == 0
+    text = page.read_text()
+
+    created = re.search(r'<article class="card created".*?</article>', text, re.S)
+    assert created
+    outside_details = re.sub(r"<details.*?</details>", "", created.group(0), flags=re.S)
+    assert html.escape(LONG_PROMPT) in outside_details  # whole, not cut to a summary line
+
+    sub = re.search(r'<div class="sub">.*?</div>', text, re.S)
+    assert sub and "digest" in sub.group(0) and 'id="shown"' not in sub.group(0)  # the count has its own place
+
+    turn_seqs = re.findall(r'<article class="card turn" id="seq-(\d+)"', text)
+    assert len(turn_seqs) == 3
+    nav = re.search(r'<nav id="turn-nav".*?</nav>', text, re.S)
+    assert nav and re.findall(r'href="#seq-(\d+)"', nav.group(0)) == turn_seqs
+
+    dom = render(page, tmp_path)
+    assert body_attr(dom, "data-nav") == "ready" and body_attr(dom, "data-turns") == "3"
+    assert re.search(r'<p id="no-matches"[^>]*hidden', dom)  # nothing filtered: no message
+
+    none = render(page, tmp_path, "#q=no-card-says-this")
+    assert body_attr(none, "data-shown") == "0"
+    message = re.search(r'<p id="no-matches"[^>]*>', none)
+    assert message and "hidden" not in message.group(0)
+    assert re.search(r'id="shown"[^>]*>0 of \d+ cards shown<', none)
