@@ -512,6 +512,10 @@ class Journal:
             return True
         return False
 
+    def holds_lock(self, key: str) -> bool:
+        """Whether ``key`` is held (taken with try_lock and not given up)."""
+        return key in self._locks
+
     def lock_owner(self, key: str) -> LockOwner | None:
         """This process if it holds ``key``, else None (no other process can write this journal)."""
         self._check_open()

@@ -165,6 +165,11 @@ class EventJournal(Protocol):
         """Give up the ownership lock ``key``; True if this opener held it."""
         ...
 
+    def holds_lock(self, key: str) -> bool:
+        """Whether this opener holds ``key`` now: False once it gave it up or lost it with its
+        connection (PostgreSQL notices a lost connection within about a second while idle)."""
+        ...
+
     def lock_owner(self, key: str) -> LockOwner | None:
         """Who holds the ownership lock ``key`` (this opener included), or None if nobody does."""
         ...

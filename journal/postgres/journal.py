@@ -421,7 +421,8 @@ class PgJournal:
         return self._pool.run(lambda conn: locks.owner(conn, self.names.lock_key(key)))
 
     def holds_lock(self, key: str) -> bool:
-        """Whether this opener holds ``key`` now (False once its connection was lost)."""
+        """Whether this opener holds ``key`` now (False once its connection was lost: noticed at the
+        next write, or within ``LOCK_CHECK_SECONDS`` while idle)."""
         return self._writer is not None and key in self._writer.held
 
 

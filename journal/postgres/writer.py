@@ -40,6 +40,7 @@ from .connect import RETRY_SECONDS, connect, connect_retrying, is_connection_err
 from .schema import Names
 
 MAX_REQUESTS_PER_COMMIT = 4096
+LOCK_CHECK_SECONDS = 1.0  # idle check of the writer connection while it holds ownership locks
 _STOP = object()
 
 
@@ -233,6 +234,14 @@ class PgWriter:
                     except queue.Empty:
                         self._chain.release()  # phase: the queue ran dry
                         continue
+                elif self.held:
+                    # Holding ownership locks: check the connection while idle, so that a lost
+                    # one (and with it the locks) is noticed within a second, not at the next write.
+                    try:
+                        item = self._queue.get(timeout=LOCK_CHECK_SECONDS)
+                    except queue.Empty:
+                        self._check_connection()
+                        continue
                 else:
                     item = self._queue.get()
                 batch: list[Request] = []
@@ -258,6 +267,19 @@ class PgWriter:
             self._fail_queued(JournalClosed("the journal was closed before this write was committed; nothing was written"))
             if self._conn is not None:
                 self._conn.close()
+
+    def _check_connection(self) -> None:
+        """A cheap round trip; a lost connection is dropped (and its locks with it) for the next batch."""
+        if self._conn is None:
+            return
+        try:
+            self._conn.execute("SELECT 1")
+        except psycopg.Error as e:
+            if is_connection_error(e, self._conn):
+                self._conn.close()
+                self._conn = None
+                self.connection_losses += 1
+                self.held.clear()
 
     def _fail_queued(self, error: BaseException) -> None:
         while True:

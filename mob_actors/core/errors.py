@@ -314,9 +314,13 @@ class MobOwnedElsewhere(MobError):
 
     code = "MOB_OWNED_ELSEWHERE"
 
-    def __init__(self, mob_id: str, owner: object | None) -> None:
+    def __init__(self, mob_id: str, owner: object | None, lost: str = "") -> None:
         self.mob_id = mob_id
         self.owner = owner
+        if lost:
+            super().__init__(f"mob {mob_id!r}: {lost}; {'it is served by ' + str(owner) if owner else 'nobody holds it now'}. "
+                             f"runtime.mob({mob_id!r}) takes it again once it is free")
+            return
         who = f"by {owner}" if owner is not None else "by another host (it is releasing it, or its owner is not visible)"
         super().__init__(f"mob {mob_id!r} is served {who}; ask that host, or wait for it to end: runtime.mob({mob_id!r}, wait=seconds)")
 

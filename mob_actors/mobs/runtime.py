@@ -124,6 +124,7 @@ class MobHandle:
         With a ``request_id`` (it becomes the turn's run id) the turn is applied at most once: a
         repeat after a timeout or a host's failover returns the committed turn's result and does
         not run the agent again."""
+        self._runtime.check_owned(self.mob_id)
         session_id, admissions = self._sup.ask(MobSupervisor.admit_turn, member_id)
         try:
             if request_id is None:
@@ -327,8 +328,10 @@ class MobRuntime:
         """
         self._check_open()
         handle = self._mobs.get(mob_id)
-        if handle is not None:
+        if handle is not None and self.journal.holds_lock(mob_lock(mob_id)):
             return handle
+        if handle is not None:
+            self._forget(mob_id)  # its ownership was lost with the connection: take it again if free
         if mob_id in self._unresumable:
             raise MobError(f"cannot resume mob {mob_id!r}: {self._unresumable[mob_id]}")
         deadline = time.monotonic() + (wait or 0.0)
@@ -341,6 +344,14 @@ class MobRuntime:
             if time.monotonic() >= deadline:
                 raise MobOwnedElsewhere(mob_id, self.journal.lock_owner(mob_lock(mob_id)))
             time.sleep(TAKEOVER_POLL_S)
+
+    def check_owned(self, mob_id: str) -> None:
+        """Raise :class:`MobOwnedElsewhere` (and stop serving the mob) if this host lost its ownership
+        lock, which happens with the connection it writes with; :meth:`mob` then takes it again if free."""
+        if mob_id in self._mobs and not self.journal.holds_lock(mob_lock(mob_id)):
+            self._forget(mob_id)
+            raise MobOwnedElsewhere(mob_id, self.journal.lock_owner(mob_lock(mob_id)),
+                                    lost="this host lost it with its connection to the journal")
 
     def list_mobs(self) -> list[MobHandle]:
         """The handles of every mob this runtime runs, by mob id (see :meth:`unresumable_mobs` and

@@ -360,3 +360,16 @@ def test_a_stopped_server_fails_writes_clearly(pg_server, pg_url):
             pg_server.start()
         assert j.append("s", [Event("e", 3)]).last_seq == 2
         assert [e.data for e in j.read("s")] == [1, 3]
+
+
+def test_an_idle_owner_notices_its_lost_connection_within_seconds(pg_url):
+    with journal.open(pg_url) as j:
+        assert j.try_lock("mine") and j.holds_lock("mine")
+        writer_pid = j._writer.submit(SessionOp(lambda conn, held: conn.info.backend_pid))
+        _sql(pg_url, "SELECT pg_terminate_backend(%s)", writer_pid)
+        t0 = time.monotonic()
+        while j.holds_lock("mine"):  # no write comes: the writer's idle check finds out
+            assert time.monotonic() - t0 < 5, "a lost connection went unnoticed while holding a lock"
+            time.sleep(0.05)
+        assert j.try_lock("mine")  # nobody else took it: this opener takes it again on a new connection
+        assert j.lock_owner("mine").pid == os.getpid()

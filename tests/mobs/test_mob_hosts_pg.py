@@ -146,3 +146,29 @@ def test_mob_replay_takes_a_url(pg_url):
         assert wanted in res.stdout, (argv, res.stdout)
     bad = run_python("-c", REPLAY, "ls", pg_url.replace("search_path%3D", "search_path%3Dnone_"))
     assert bad.returncode == 2 and "no existing schema" in bad.stderr, bad.stderr
+
+
+def test_a_host_that_loses_its_connection_loses_its_mobs(pg_url):
+    """The lock lives on the connection the owner writes with: lose one, lose both."""
+    from journal.postgres.writer import SessionOp
+
+    from support import wait_until
+
+    with MobRuntime.open(pg_url, EchoAgent()) as first, MobRuntime.open(pg_url, EchoAgent()) as second:
+        mob = first.create_mob(team())
+        mob.spawn("lead", "lead")
+        mob.turn("lead", "one")
+        session_id = mob.member("lead").session_id
+        backend = first.journal._writer.submit(SessionOp(lambda conn, held: conn.info.backend_pid))
+        with journal.open(pg_url) as admin:  # cut the first host's writer connection, as a network fault would
+            admin._writer.submit(SessionOp(lambda conn, held: conn.execute("SELECT pg_terminate_backend(%s)", (backend,))))
+        wait_until(lambda: not first.journal.holds_lock("mob:team"), timeout=5, message="the lost lock to be noticed")
+        taken = second.mob("team", wait=5)  # free now: the other host takes it over
+        with pytest.raises(MobOwnedElsewhere, match="lost it") as exc:
+            mob.turn("lead", "stale")  # the first host's handle stops serving
+        assert exc.value.owner == journal.LockOwner(socket.gethostname(), os.getpid())
+        assert first.list_mobs() == []
+        with pytest.raises(MobOwnedElsewhere):
+            first.mob("team")
+        assert taken.turn("lead", "two").text
+    assert _user_prompts(pg_url, session_id) == ["one", "two"]
