@@ -189,17 +189,20 @@ def _newest_meta_offset(data: str) -> int:
     return (0 if txnids[0] > txnids[1] else 1) * PAGE
 
 
-def test_a_meta_page_pointing_at_a_missing_page_gives_corrupt_journal_not_a_raw_lmdb_error(made):
-    """LMDB's own PageNotFoundError, from the main database's root beyond the last page."""
+@pytest.mark.parametrize("root", [10**6, 0], ids=["PageNotFoundError", "CorruptedError"])
+def test_a_damaged_meta_page_gives_corrupt_journal_not_a_raw_lmdb_error(made, root):
+    """LMDB's own errors: the main database's root beyond the last page (PageNotFoundError), or
+    on a page that is not a B-tree page, here meta page 0 (CorruptedError, "wrong type")."""
     data = _data(made)
     with open(data, "r+b") as f:
         f.seek(_newest_meta_offset(data) + 128)  # page header 16 + MDB_meta's mm_dbs[MAIN_DBI] at 72 + md_root at 40
-        f.write(struct.pack("=Q", 10**6))
+        f.write(struct.pack("=Q", root))
     for readonly in (False, True):
         result = _open_in_child(made, readonly=readonly)
         assert result.returncode == 0, result.stderr[-500:]
         assert result.stdout.startswith("CorruptJournal "), result.stdout
         assert "data.mdb" in result.stdout and "backup" in result.stdout
+        assert ("MDB_CORRUPTED" if root == 0 else "MDB_PAGE_NOTFOUND") in result.stdout
 
 
 WRITER = """
