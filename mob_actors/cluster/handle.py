@@ -204,3 +204,4 @@ class ClusterMobHandle:
 
     def destroy(self) -> None:
         self._call("destroy", check=lambda: (self.mob_id not in self._cluster._hosted_ids(self.mob_id), None))
+        self._cluster._destroyed(self.mob_id)

@@ -27,7 +27,7 @@ import ray
 
 import journal
 
-from ..core.errors import Error, MobError
+from ..core.errors import Error, MobError, MobOwnedElsewhere
 from ..core.mob import MobDefinition
 from ..mobs.runtime import MobRuntime
 
@@ -43,6 +43,7 @@ HANDLE_METHODS = frozenset({
 OWNERSHIP_POLL_S = 0.05
 READY_WAIT_S = 1.0
 OWNERSHIP_KEY = "mob-host:"  # + the group: the journal lock a host holds while it serves
+MOB_GROUP = "mob:"  # + a mob id: the group of a host serving one mob of a shared journal
 
 
 def resolve_agent_factory(spec: str | AgentFactory) -> AgentFactory:
@@ -196,14 +197,14 @@ class MobHost:
 def _open_when_owned(
     journal_url: str, agent: Any, group: str, waiting: Callable[[str], None], closing: threading.Event
 ) -> tuple[journal.EventJournal, MobRuntime] | None:
-    """Open the journal, take the group's ownership lock, then replay and reconcile its mobs
-    (None if ``closing`` was set meanwhile). Waits as long as it takes, telling ``waiting`` why.
+    """Open the journal and own the group, replaying and reconciling its mobs (None if
+    ``closing`` was set meanwhile). Waits as long as it takes, telling ``waiting`` why.
 
     The previous incarnation may still be alive (a node cut off but not dead yet): its writer
-    lock (LMDB's process lock, or the PostgreSQL advisory lock on its writer connection) keeps us
-    waiting until it is gone, so there is never a second writer.
+    lock keeps us waiting until it is gone, so there is never a second writer. A one-mob group
+    (``mob:<id>``, PostgreSQL) waits for that mob's ownership lock (``MobRuntime.mob``); the
+    group of a journal directory for its process lock (and the group's lock, which then holds).
     """
-    key = OWNERSHIP_KEY + group
     while not closing.is_set():
         try:
             j = journal.open(journal_url)
@@ -212,6 +213,9 @@ def _open_when_owned(
             closing.wait(OWNERSHIP_POLL_S)
             continue
         try:
+            if group.startswith(MOB_GROUP):
+                return _own_one_mob(j, agent, group[len(MOB_GROUP):], waiting, closing)
+            key = OWNERSHIP_KEY + group
             while not j.try_lock(key):
                 waiting(f"waiting for the ownership lock {key!r}, held by {j.lock_owner(key)}")
                 if closing.wait(OWNERSHIP_POLL_S):
@@ -221,6 +225,28 @@ def _open_when_owned(
         except BaseException:
             j.close()
             raise
+    return None
+
+
+def _own_one_mob(
+    j: journal.EventJournal, agent: Any, mob_id: str, waiting: Callable[[str], None], closing: threading.Event
+) -> tuple[journal.EventJournal, MobRuntime] | None:
+    runtime = MobRuntime.open(j, agent, mobs=[mob_id])
+    try:
+        while not closing.is_set():
+            try:
+                runtime.mob(mob_id)  # takes it over (replay, reconcile) once its owner is gone
+                return j, runtime
+            except MobOwnedElsewhere as e:
+                waiting(f"waiting for mob {mob_id!r}'s ownership lock: {e}")
+                closing.wait(OWNERSHIP_POLL_S)
+            except MobError:  # no such mob yet (create_mob follows), or one that cannot be resumed (calls say why)
+                return j, runtime
+    except BaseException:
+        runtime.close()
+        raise
+    runtime.close()
+    j.close()
     return None
 
 

@@ -1,19 +1,16 @@
 """``RayMobCluster``: durable mobs placed on a Ray cluster, restarted elsewhere when a node dies.
 
-The mobs of a journal live in one named Ray actor (:class:`.host.MobHost`), the journal's
-*host*, which Ray restarts without limit, on another node when its node is gone. Ray decides
-where; the journal decides who may write: a restarted host serves only once it holds the
-journal's ownership lock, so there is never a second writer.
+Mobs live in named Ray actors (:class:`.host.MobHost`), their *hosts*, which Ray restarts
+without limit, on another node when their node is gone. Ray decides where; the journal decides
+who may write: a restarted host serves only once it owns its mobs, so there is never a second
+writer.
 
-* A PostgreSQL journal (``postgresql://...``) is shared by every machine: the host may run on
-  any node, and its lock is an advisory lock on its writer connection.
-* A journal directory (LMDB) has one writer process, and every node must see the directory
-  (nodes on one machine: tests, development); the lock is the directory's process lock.
-
-One host per journal, not per mob: ``MobRuntime`` resumes every mob of the journal it opens, so
-spreading one journal's mobs over several hosts needs a runtime that owns single mobs
-(per-mob ownership on PostgreSQL); until then, use one journal (database schema) per group of
-mobs that should fail over together.
+* A PostgreSQL journal (``postgresql://...``) is shared by every machine: each mob has a host
+  of its own, so mobs spread over the nodes and fail over one by one; its ownership is the mob's
+  lock (``MobRuntime``'s advisory lock on the host's writer connection).
+* A journal directory (LMDB) has one writer process, so one host serves all its mobs, and every
+  node must see the directory (nodes on one machine: tests, development); the ownership is the
+  directory's process lock.
 """
 
 from __future__ import annotations
@@ -26,10 +23,13 @@ from typing import Any
 
 import ray
 
+import journal
+
+from ..core import events as ev
 from ..core.errors import MobError
-from ..core.mob import MobDefinition
+from ..core.mob import MobDefinition, MobStatus, fold_mob
 from .handle import ClusterMobHandle
-from .host import AgentFactory, HostInfo, MobHost, resolve_agent_factory
+from .host import MOB_GROUP, AgentFactory, HostInfo, MobHost, resolve_agent_factory
 
 NAMESPACE = "mob-actors"
 ONE_GROUP = "journal"  # the group of every mob of a journal directory
@@ -67,6 +67,7 @@ class RayMobCluster:
         resolve_agent_factory(agent_factory)  # a name that cannot be imported is refused here, not on a node
         self.agent_factory = agent_factory
         self.namespace = namespace
+        self.per_mob = self.journal_url.startswith(("postgresql://", "postgres://"))
         self.call_timeout_s = call_timeout_s
         self.failover_timeout_s = failover_timeout_s
         self._options: dict[str, Any] = {
@@ -89,7 +90,7 @@ class RayMobCluster:
     # -- placement ---------------------------------------------------------------------------
 
     def _group(self, mob_id: str) -> str:
-        return ONE_GROUP  # see the module docstring: one host per journal
+        return MOB_GROUP + mob_id if self.per_mob else ONE_GROUP
 
     def _host_for(self, mob_id: str) -> Any:
         """The Ray actor handle hosting ``mob_id``'s group (created, or found by name)."""
@@ -127,12 +128,19 @@ class RayMobCluster:
     def mob(self, mob_id: str) -> ClusterMobHandle:
         """The handle of an existing mob (its host is started, and resumes it, if none runs)."""
         if mob_id not in self._hosted_ids(mob_id):
+            if self.per_mob:
+                self._stop_host(self._group(mob_id))  # a host of its own for a mob that is not there
             raise MobError(f"no mob {mob_id!r} in journal {_without_password(self.journal_url)}")
         return ClusterMobHandle(self, mob_id)
 
     def list_mobs(self) -> list[ClusterMobHandle]:
-        """Every mob of the journal that is not destroyed, by id."""
-        return [ClusterMobHandle(self, m) for m in sorted(self._hosted_ids(""))]
+        """Every mob of the journal that is not destroyed, by id (their hosts start on first use)."""
+        ids = _mobs_in(self.journal_url) if self.per_mob else self._hosted_ids("")
+        return [ClusterMobHandle(self, m) for m in sorted(ids)]
+
+    def _destroyed(self, mob_id: str) -> None:
+        if self.per_mob:  # its own host has nothing left to do
+            self._stop_host(self._group(mob_id))
 
     def where(self, mob_id: str) -> HostInfo:
         """Where ``mob_id`` runs now (Ray node id, pid); waits through a failover."""
@@ -161,6 +169,18 @@ class RayMobCluster:
 
     def __exit__(self, *exc: object) -> None:
         self.shutdown()
+
+
+def _mobs_in(journal_url: str) -> list[str]:
+    """The mobs of a shared journal that are not destroyed (read here, read-only)."""
+    with journal.open(journal_url, readonly=True) as j:
+        found = []
+        for info in j.streams(ev.MOB_STREAM_PREFIX):
+            mob_id = info.stream_id[len(ev.MOB_STREAM_PREFIX):]
+            history = list(j.read(info.stream_id))
+            if history and fold_mob(mob_id, history).status is not MobStatus.DESTROYED:
+                found.append(mob_id)
+        return found
 
 
 def _normalise(journal_url: str | os.PathLike[str]) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import journal
@@ -198,8 +198,12 @@ class MobRuntime:
         *,
         allow_ephemeral_sessions: bool = False,
         session_service: MobSessionPort | None = None,
+        mobs: Iterable[str] | None = None,
     ) -> MobRuntime:
         """Open (or create) the journal and bring back every mob nobody else serves, in the state it had.
+
+        ``mobs``: bring back only these (a host that serves one mob of a shared journal); the
+        others stay for their hosts, and :meth:`mob` still takes one over when asked.
 
         ``path_or_journal``: a directory (LMDB), a ``postgresql://`` URL, or an open journal. On a
         shared database, mobs another host owns are left to it (:meth:`mob` takes them over once
@@ -218,15 +222,17 @@ class MobRuntime:
         service = session_service if session_service is not None else PersistentSessionService(j, agent)
         runtime = cls(j, service, allow_ephemeral_sessions=allow_ephemeral_sessions, owns=(owns_journal, owns_service))
         try:
-            runtime._resume_all()
+            runtime._resume_all(None if mobs is None else frozenset(mobs))
         except BaseException:
             runtime.close()
             raise
         return runtime
 
-    def _resume_all(self) -> None:
+    def _resume_all(self, only: frozenset[str] | None) -> None:
         for info in self.journal.streams(ev.MOB_STREAM_PREFIX):
             mob_id = info.stream_id[len(ev.MOB_STREAM_PREFIX):]
+            if only is not None and mob_id not in only:
+                continue
             try:
                 history = list(self.journal.read(info.stream_id))
             except journal.JournalError as e:

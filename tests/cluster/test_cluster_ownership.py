@@ -1,5 +1,6 @@
-"""A mob host serves only once it owns the journal, and a handle gives up with a clear error
-when no host serves in time (PostgreSQL journal: the ownership lock is an advisory lock)."""
+"""A mob host serves only once it owns its mob, and a handle gives up with a clear error when no
+host serves in time (PostgreSQL journal: the ownership lock is the mob's advisory lock); each mob
+of a shared journal has a host of its own."""
 
 from __future__ import annotations
 
@@ -10,16 +11,15 @@ import pytest
 import ray
 
 import journal
-from mob_actors import MobDefinition, Profile
+from mob_actors import MobDefinition, MobError, Profile
 from mob_actors.cluster import LocalCluster, MobUnavailable, RayMobCluster
-from mob_actors.cluster.host import OWNERSHIP_KEY
-from mob_actors.cluster.placement import ONE_GROUP
+from mob_actors.mobs.runtime import mob_lock
 
 pytestmark = pytest.mark.ray
 
 ECHO = "mob_actors.testing:EchoAgent"
 TEAM = MobDefinition("team", {"lead": Profile("lead")})
-KEY = OWNERSHIP_KEY + ONE_GROUP
+KEY = mob_lock("team")  # on PostgreSQL each mob has a host of its own, owning the mob's lock
 
 
 def test_a_host_serves_only_after_the_previous_owner_let_go(two_nodes: LocalCluster, pg_url: str) -> None:
@@ -29,7 +29,7 @@ def test_a_host_serves_only_after_the_previous_owner_let_go(two_nodes: LocalClus
         with RayMobCluster(pg_url, ECHO) as cluster:
             host = cluster._host_for("team")
             deadline = time.monotonic() + 30
-            while "held by" not in (ray.get(host.where.remote()).waiting_for or ""):
+            while "served by" not in (ray.get(host.where.remote()).waiting_for or ""):
                 assert time.monotonic() < deadline, "the host never reported waiting for the lock"
                 time.sleep(0.05)
             info = ray.get(host.where.remote())
@@ -49,7 +49,7 @@ def test_no_serving_host_in_time_gives_mob_unavailable(two_nodes: LocalCluster, 
         assert owner.try_lock(KEY)
         with RayMobCluster(pg_url, ECHO, failover_timeout_s=3) as cluster:
             started = time.monotonic()
-            with pytest.raises(MobUnavailable, match=r"no serving host for 3s .*held by") as info:
+            with pytest.raises(MobUnavailable, match=r"no serving host for 3s .*served by") as info:
                 cluster.create_mob(TEAM)
             assert time.monotonic() - started < 15  # bounded by failover_timeout_s
             assert "may or may not" not in str(info.value)  # refused before it ran: nothing applied
@@ -57,3 +57,17 @@ def test_no_serving_host_in_time_gives_mob_unavailable(two_nodes: LocalCluster, 
             cluster.create_mob(TEAM).spawn("lead", "lead")  # the same host takes over once free
     finally:
         owner.close()
+
+
+def test_each_mob_of_a_shared_journal_has_its_own_host(two_nodes: LocalCluster, pg_url: str) -> None:
+    with RayMobCluster(pg_url, ECHO) as cluster:
+        for mob_id in ("one", "two"):
+            cluster.create_mob(MobDefinition(mob_id, {"lead": Profile("lead")})).spawn("lead", "lead")
+        one, two = cluster.where("one"), cluster.where("two")
+        assert one.pid != two.pid and one.group == "mob:one"
+        assert [h.mob_id for h in cluster.list_mobs()] == ["one", "two"]
+        cluster.mob("one").destroy()
+        assert [h.mob_id for h in cluster.list_mobs()] == ["two"]
+        with pytest.raises(MobError, match="no mob 'one'"):
+            cluster.mob("one")
+        assert cluster.mob("two").turn("lead", "still here").text == "echo: still here"
