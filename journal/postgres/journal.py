@@ -36,10 +36,11 @@ from ..records import (
 from ..subscription import Subscription
 from . import locks
 from .connect import ReadPool, connect, redact
+from .ops import AppendOp, PgTxn, SessionOp, SqlOp
 from .schema import Names, current_schema
 from .schema import prepare as prepare_schema
 from .subscription import POLL_SECONDS, Commits, Listener
-from .writer import AppendOp, PgTxn, PgWriter, SessionOp, SqlOp
+from .writer import PgWriter
 
 READ_CHUNK = 1000  # rows per query of read() / streams()
 READ_ALL_CHUNK = 5000  # rows per query of read_all(): bigger, it is the replay path

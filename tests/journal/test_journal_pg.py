@@ -20,7 +20,7 @@ import journal
 from journal import Event
 from journal.postgres import SCHEMA_VERSION, PgJournal
 from journal.postgres import writer as pg_writer
-from journal.postgres.writer import SessionOp
+from journal.postgres.ops import SessionOp
 
 from support import Lines, spawn
 

@@ -150,7 +150,7 @@ def test_mob_replay_takes_a_url(pg_url):
 
 def test_a_host_that_loses_its_connection_loses_its_mobs(pg_url):
     """The lock lives on the connection the owner writes with: lose one, lose both."""
-    from journal.postgres.writer import SessionOp
+    from journal.postgres.ops import SessionOp
 
     from support import wait_until
 
