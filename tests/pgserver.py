@@ -133,7 +133,9 @@ class PgServer:
         return f"{self._shared}?options=-csearch_path%3D{name}"
 
     def close(self) -> None:
-        self.stop("fast")
+        """Stop the server and delete its directory. Immediately: nothing in it is kept, and a clean
+        shutdown's checkpoint (flushing every test's tables) took ~10 s on a loaded machine."""
+        self.stop("immediate")
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

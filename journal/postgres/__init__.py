@@ -5,7 +5,8 @@ contract and guarantees as the LMDB journal (``journal.protocol``), with any num
 processes on any number of machines sharing one database. Modules:
 
 * ``schema.py``: the tables and their version; ``connect.py``: connections, read pool, retries;
-* ``writer.py``: group commit; ``journal.py``: the :class:`PgJournal`;
+* ``writer.py``: group commit, ``ops.py``: what each request does in its transaction;
+* ``journal.py``: the :class:`PgJournal`;
 * ``subscription.py``: LISTEN/NOTIFY subscriptions; ``locks.py``: ownership (advisory) locks;
 * ``verify.py``: the consistency scan.
 """

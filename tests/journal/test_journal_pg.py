@@ -351,7 +351,7 @@ def test_a_stopped_server_fails_writes_clearly(pg_server, pg_url):
         j.append("s", [Event("e", 1)])
         old = pg_writer.RETRY_SECONDS
         pg_writer.RETRY_SECONDS = 1.0
-        pg_server.stop("fast")
+        pg_server.stop("immediate")
         try:
             with pytest.raises((journal.JournalUnavailable, journal.CommitUnknown)):
                 j.append("s", [Event("e", 2)])
