@@ -21,7 +21,7 @@ import journal
 from ..core.errors import SessionNotFound
 from .commands import ALL
 from .errors import ReplayError, UsageError
-from .output import OK, PROG, USAGE, Output
+from .output import OK, PROG, USAGE, Output, visible
 
 __all__ = ["build_parser", "main"]
 
@@ -86,8 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-    except UsageError as e:
-        print(f"{PROG}: {e}", file=sys.stderr)
+    except UsageError as e:  # the message may quote what was typed: shown, not sent, to the terminal
+        print(f"{PROG}: {visible(e)}", file=sys.stderr)
         return USAGE
     except SystemExit as e:  # --help and --version end here
         return _flushed(int(e.code or 0))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -51,6 +52,15 @@ def visible(text: object) -> str:
 def safe(text: object) -> str:
     """:func:`visible`, and escaped for rich markup: how journal content goes into a line or a cell."""
     return escape(visible(text))
+
+
+# JSON escapes C0 controls itself; these it leaves raw (valid JSON either way, equal once parsed).
+_JSON_RAW = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _json_text(text: str) -> str:
+    """JSON text with the controls json.dumps leaves raw written as ``\\uXXXX``, safe on a terminal."""
+    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", text) if _JSON_RAW.search(text) else text
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:
@@ -118,11 +128,11 @@ class Output:
 
     def emit(self, data: Any) -> None:
         """The command's whole result as one indented JSON document."""
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(_json_text(json.dumps(data, ensure_ascii=False, indent=2)) + "\n")
 
     def line(self, data: Any) -> None:
         """One JSON object per line (``follow``), flushed so a reader sees it at once."""
-        sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+        sys.stdout.write(_json_text(json.dumps(data, ensure_ascii=False)) + "\n")
         sys.stdout.flush()
 
     def warn(self, text: str) -> None:

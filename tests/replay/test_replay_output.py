@@ -273,3 +273,29 @@ def test_follow_shows_control_characters(hostile: tuple[World, str], tmp_path: P
     assert proc.returncode == 0, err
     assert "\x1b" not in out and "\x9b" not in out
     assert "\\u001b]52" in out or "\\x1b]52" in out  # shown (as JSON shows raw data, or as \x1b)
+
+
+def test_json_output_carries_no_raw_controls(hostile: tuple[World, str], run) -> None:
+    world, sid = hostile
+    for argv in (["show", world.path, sid, "--json"], ["state", world.path, sid, "--json"], ["ls", world.path, "--json"]):
+        r = run(*argv)
+        assert r.code == 0, r.err
+        assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f]", r.out), argv
+    data = run("show", world.path, sid, "--json").json()  # and the JSON still says exactly what is stored
+    assert data["events"][0]["data"]["messages"][0]["content"] == "s" + PAYLOAD
+
+
+def test_bad_arguments_are_quoted_visibly(run) -> None:
+    r = run("show", "--from", "x" + PAYLOAD)
+    one_line_error(r, 2)
+    assert "\x1b" not in r.err and "\\x1b" in r.err
+
+
+def test_export_and_html_explain_their_arguments(run) -> None:
+    for command, arguments in (("export", ("PATH", "SESSION", "-o FILE")), ("html", ("PATH", "SESSION", "-o FILE.html"))):
+        r = run(command, "--help")
+        assert r.code == 0
+        for argument in arguments:
+            line = next(line for line in r.out.splitlines() if line.strip().startswith(argument))
+            assert len(line.split()) > len(argument.split()), (command, line)  # followed by its help text
+        assert "0600" in r.out
