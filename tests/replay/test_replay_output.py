@@ -74,6 +74,8 @@ def test_ls_on_an_80_column_terminal_never_cuts_ids(world: World, run) -> None:
         # ... and every command takes it.
         assert run("show", world.path, token, "--json").json()["session_id"] == sid
     assert "unique prefix" in text
+    assert "\u2026" not in text  # nothing else cut either: mob and member ids, statuses
+    assert all(f" {member} " in text for member in world.members)  # member ids whole
 
 
 def test_ls_on_a_wide_terminal_shows_whole_ids(world: World) -> None:

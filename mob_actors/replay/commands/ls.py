@@ -1,12 +1,14 @@
 """``mob-replay ls PATH``: every session and mob of a journal, one row each, and what else is there.
 
 Ids are never cut: when the full table does not fit the terminal, session ids are shown as their
-shortest unique prefix (at least 8 characters), which every command accepts in place of the id.
+shortest unique prefix (at least 8 characters), which every command accepts in place of the id,
+then the SIZE column goes, then the seconds of the times; mob and member ids stay whole.
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 
 from rich.table import Column, Table
 
@@ -32,11 +34,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
                   "other_streams": [{"stream_id": o.stream_id, "events": o.highest_seq - o.deleted_to} for o in others],
                   "damaged": [d.to_json() for d in damaged]})
     else:
-        rows = _table(entries, {})
-        shortened = False
-        if out.console.measure(rows, options=out.console.options.update_width(100_000)).maximum > out.console.width:
-            rows = _table(entries, unique_prefixes([e.id for e in entries if e.kind == "session"]))
-            shortened = True
+        rows, layout = _fitted(out, entries)
         out.console.print(rows)
         sessions = sum(1 for e in entries if e.kind == "session")
         live = sum(1 for e in entries if e.kind == "session" and e.live)
@@ -46,9 +44,8 @@ def run(args: argparse.Namespace, out: Output) -> int:
             more = f" and {len(others) - SHOWN_OTHERS} more" if len(others) > SHOWN_OTHERS else ""
             line += f", {plural(len(others), 'other stream')}: {named}{more}"
         out.console.print(f"{line}, head position {head}")
-        if shortened:
-            out.console.print("(session ids shortened to a unique prefix, which every command accepts; "
-                              "a wider terminal or --json shows them whole)")
+        if layout.note:
+            out.console.print(f"(narrow terminal: {layout.note}; a wider terminal or --json shows everything)")
         if damaged:
             damaged_table(out, damaged)
     if damaged:
@@ -57,21 +54,65 @@ def run(args: argparse.Namespace, out: Output) -> int:
     return OK
 
 
-def _table(entries: list[Entry], short: dict[str, str]) -> Table:
+@dataclass(frozen=True)
+class _Layout:
+    """How much of the table to show: tried widest first until one fits the terminal."""
+
+    short_ids: bool = False
+    size: bool = True
+    seconds: bool = True  # time with milliseconds, or to the minute
+    kind: bool = True  # (without it a mob still shows: its MOB is its ID, its MEMBER says "N members")
+    note: str = ""
+
+
+_LAYOUTS = (
+    _Layout(),
+    _Layout(short_ids=True, note="session ids shortened to a unique prefix, which every command accepts"),
+    _Layout(short_ids=True, size=False, note="session ids shortened to a unique prefix, which every command accepts; "
+            "no SIZE column"),
+    _Layout(short_ids=True, size=False, seconds=False, note="session ids shortened to a unique prefix, which every command "
+            "accepts; no SIZE column; times to the minute"),
+    _Layout(short_ids=True, size=False, seconds=False, kind=False, note="session ids shortened to a unique prefix, which "
+            "every command accepts; no KIND or SIZE column; times to the minute"),
+)
+
+
+def _fitted(out: Output, entries: list[Entry]) -> tuple[Table, _Layout]:
+    """The widest layout that fits; ids are never cut in any (the narrowest may wrap other cells)."""
+    short = unique_prefixes([e.id for e in entries if e.kind == "session"])
+    unbounded = out.console.options.update_width(100_000)
+    for layout in _LAYOUTS:
+        rows = _table(entries, short if layout.short_ids else {}, layout)
+        if out.console.measure(rows, options=unbounded).maximum <= out.console.width:
+            break
+    return rows, layout
+
+
+def _id_column(name: str, values: list[str]) -> Column:
+    # Ids never shrink (no_wrap and min_width): rich narrows or wraps the other columns instead.
+    return Column(name, no_wrap=True, min_width=max((len(v) for v in values), default=len(name)))
+
+
+def _table(entries: list[Entry], short: dict[str, str], layout: _Layout) -> Table:
     ids = [short.get(e.id, e.id) for e in entries]
-    # The id column never shrinks (min_width): rich narrows or wraps the others first.
-    id_column = Column("ID", no_wrap=True, min_width=max((len(i) for i in ids), default=2))
-    rows = table(id_column, "KIND", "MOB", "MEMBER", "EVENTS", "SIZE (EVENTS + SNAPSHOTS)", "LAST ACTIVITY (UTC)", "STATUS")
-    for e, shown in zip(entries, ids, strict=True):
+    mobs = [e.mob_id or (e.id if e.kind == "mob" else "") for e in entries]
+    members = [(e.member_id or "") if e.kind == "session" else (f"{e.members} members" if e.members is not None else "")
+               for e in entries]
+    columns: list[str | Column] = [_id_column("ID", ids), *(["KIND"] if layout.kind else []), _id_column("MOB", mobs),
+                                   _id_column("MEMBER", members), "EVENTS"]
+    if layout.size:
+        columns.append("SIZE (EVENTS + SNAPSHOTS)")
+    columns += ["LAST ACTIVITY (UTC)", "STATUS"]
+    rows = table(*columns)
+    for e, shown, mob, member in zip(entries, ids, mobs, members, strict=True):
         status = safe(e.status)
         colour = _COLOURS.get(e.status)
-        member = e.member_id if e.kind == "session" else (f"{e.members} members" if e.members is not None else "")
-        rows.add_row(
-            safe(shown), e.kind, safe(e.mob_id or (e.id if e.kind == "mob" else "")), safe(member or ""),
-            str(e.events), f"{size_text(e.event_bytes)} + {size_text(e.snapshot_bytes)}",
-            short_time(e.last_activity_ms) if e.last_activity_ms else "-",
-            f"[{colour}]{status}[/]" if colour else status,
-        )
+        when = short_time(e.last_activity_ms) if e.last_activity_ms else "-"
+        cells = [safe(shown), *([e.kind] if layout.kind else []), safe(mob), safe(member), str(e.events)]
+        if layout.size:
+            cells.append(f"{size_text(e.event_bytes)} + {size_text(e.snapshot_bytes)}")
+        cells += [when if layout.seconds else when[:16], f"[{colour}]{status}[/]" if colour else status]
+        rows.add_row(*cells)
     return rows
 
 
