@@ -46,7 +46,7 @@ PARTS_PREFIX = "parts:"
 #: A head holds every run id and input a session has seen, so it grows with the session; taking
 #: one at most every ``entries / HEAD_ENTRIES_PER_EVENT`` events keeps the snapshot work per
 #: event constant (and the events replayed on recovery within that bound too).
-HEAD_ENTRIES_PER_EVENT = 40
+HEAD_ENTRIES_PER_EVENT = 100
 
 
 def due(state: SessionState, every: int) -> bool:

@@ -557,7 +557,7 @@ class PersistentSessionService(SessionService):
     ``checkpoint_every``: snapshot a session after that many events (None: only on :meth:`checkpoint`).
     A snapshot is a small head plus the messages added since the previous one, so each message is
     written to a snapshot once however long the session grows; the head (run ids, inputs) grows
-    with the session, so snapshots then come no more often than one event per 40 head entries.
+    with the session, so snapshots then come no more often than one event per 100 head entries.
     ``keep_snapshots``: how many of each session's newest snapshots to keep (default 2; None: all).
     Older ones are deleted after a new one is durable: recovery needs only the newest, and a
     second one keeps recovery quick if the newest is ever unreadable.

@@ -173,8 +173,8 @@ def test_snapshots_come_further_apart_as_the_head_grows() -> None:
     state.checkpoint_seq = 100
     state.seq = 150
     assert snapshots.due(state, 50)
-    state.run_sequences = {f"r{i}": 1 for i in range(2000)}  # with run_last_seq: 4,000 entries, every 100 events
-    state.run_last_seq = {f"r{i}": i for i in range(2000)}
+    state.run_sequences = {f"r{i}": 1 for i in range(5000)}  # with run_last_seq: 10,000 entries, every 100 events
+    state.run_last_seq = {f"r{i}": i for i in range(5000)}
     assert not snapshots.due(state, 50)
     state.seq = 199
     assert not snapshots.due(state, 50)
