@@ -1,6 +1,6 @@
 """``follow``: a live tail of the events a running host appends, from the current head on.
 
-It is a :meth:`journal.Journal.subscribe` on a read-only open: commits of a writer in another
+It is a :meth:`journal.EventJournal.subscribe` on a read-only open: commits of a writer in another
 process show up within the journal's poll interval. With ``mob_id`` it follows the mob's stream
 and the sessions of its members, learning of new members from their ``member_spawned`` events.
 """
