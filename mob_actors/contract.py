@@ -123,6 +123,14 @@ class MobSessionPort(Protocol):
         """Start a fresh actor for a live session from its journal (after a crash)."""
         ...
 
+    def fork_session(
+        self, source_id: str, *, at_seq: int | None = None, new_session_id: str | None = None,
+        binding: MobBinding | None = None, labels: dict[str, Any] | None = None,
+    ) -> Session:
+        """A new session whose conversation is the source's after ``at_seq``, with its lineage
+        (a mob fork forks every member this way)."""
+        ...
+
     def shutdown(self) -> None:
         """Stop every actor and close the store; later calls raise an error saying so."""
         ...
@@ -146,13 +154,6 @@ class MobSessionService(MobSessionPort, Protocol):
 
     def rewind(self, session_id: str, to_seq: int) -> Session:
         """Make the visible conversation what it was after event ``to_seq`` (recorded as an event)."""
-        ...
-
-    def fork_session(
-        self, source_id: str, *, at_seq: int | None = None, new_session_id: str | None = None,
-        binding: MobBinding | None = None, labels: dict[str, Any] | None = None,
-    ) -> Session:
-        """A new session whose conversation is the source's after ``at_seq``, with its lineage."""
         ...
 
     def read_history(self, session_id: str, offset: int = 0, limit: int | None = None) -> HistoryPage:

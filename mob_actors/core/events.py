@@ -120,6 +120,11 @@ MOB_STOPPED = _t("mob_stopped", "at_ms", "The mob stopped: checkpointers cancell
 MOB_RESUMED = _t("mob_resumed", "at_ms", "The mob runs again after a stop.")
 MOB_COMPLETED = _t("mob_completed", "at_ms", "Every member retired; the mob is done.")
 MOB_RESET = _t("mob_reset", "at_ms", "A new epoch starts: the roster is empty (written with a new mob_created).")
+MOB_FORKED = _t(
+    "mob_forked", "source_mob_id at_position sessions at_ms",
+    "This mob was forked from `source_mob_id` as it was at journal position `at_position` (written after its "
+    "mob_created); `sessions` maps each member to [source session id, seq forked at].",
+)
 MOB_DESTROYED = _t("mob_destroyed", "at_ms", "The mob is gone (its other events are deleted).")
 
 ALL: dict[str, EventType] = {
@@ -127,7 +132,7 @@ ALL: dict[str, EventType] = {
     for t in (
         SESSION_CREATED, SESSION_REVIVED, TURN_APPLIED, INPUT_ACCEPTED, CONTEXT_APPENDED, CHECKPOINTED,
         DISCARDED, ARCHIVED, TOOL_RESULT_SUBMITTED, TOOL_RESULT_ACCEPTED, TOOL_CALLS_CANCELLED, REWOUND, MOB_CREATED, MEMBER_SPAWNED, MEMBER_RETIRED, PEERS_WIRED, PEERS_UNWIRED,
-        MOB_STOPPED, MOB_RESUMED, MOB_COMPLETED, MOB_RESET, MOB_DESTROYED,
+        MOB_STOPPED, MOB_RESUMED, MOB_COMPLETED, MOB_RESET, MOB_DESTROYED, MOB_FORKED,
     )
 }
 

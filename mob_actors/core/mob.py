@@ -155,6 +155,7 @@ class MobState:
     epoch: int = 0
     seq: int = 0
     updated_at_ms: int = 0
+    forked_from: Mapping[str, Any] | None = None  # {source_mob_id, at_position, sessions} of a forked mob
 
 
 #: What applying a damaged but decodable mob event raises; evolve_mob turns it into CorruptMobEvent.
@@ -211,6 +212,8 @@ def _evolve_mob(state: MobState, event: Any) -> MobState:
             state = replace(state, status=MobStatus.COMPLETED)
         case ev.MOB_RESET.name:
             state = replace(state, roster={}, status=MobStatus.RUNNING, epoch=state.epoch + 1)
+        case ev.MOB_FORKED.name:
+            state = replace(state, forked_from={"source_mob_id": d["source_mob_id"], "at_position": d["at_position"], "sessions": d["sessions"]})
         case ev.MOB_DESTROYED.name:
             state = replace(state, roster={}, status=MobStatus.DESTROYED)
         case _:

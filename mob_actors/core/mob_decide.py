@@ -23,6 +23,7 @@ Which command each status allows::
     complete         -       yes      yes        -          -
     reset            -       yes      yes       yes         -
     destroy         yes      yes      yes       yes         -
+    fork            yes       -        -         -          -      (the new mob's first events)
 """
 
 from __future__ import annotations
@@ -135,7 +136,20 @@ class Destroy:
     at_ms: int
 
 
-MobCommand = Create | Spawn | Retire | Wire | Unwire | Stop | Resume | Complete | Reset | Destroy
+@dataclass(frozen=True)
+class Fork:
+    """Record a new mob as a fork of ``source`` (the source mob's state at journal position
+    ``at_position``): same profiles and wiring, every member of that roster bound to a fork of its
+    session. ``sessions`` maps each member to (its new session id, the source session id, the
+    seq the fork was taken at); the caller forks the sessions and mints the ids."""
+
+    source: MobState
+    at_position: int
+    sessions: Mapping[str, tuple[str, str, int]]
+    at_ms: int
+
+
+MobCommand = Create | Spawn | Retire | Wire | Unwire | Stop | Resume | Complete | Reset | Destroy | Fork
 
 
 # -- decide -------------------------------------------------------------------------------------
@@ -185,6 +199,8 @@ def decide(state: MobState, command: MobCommand, broken: Mapping[str, str] = NON
             definition = _definition(state)
             # The new epoch repeats the definition, so a reader of it alone knows the mob.
             return [*_retire_all(state, at_ms), ev.MOB_CREATED(definition=definition.to_dict(), at_ms=at_ms), ev.MOB_RESET(at_ms=at_ms)]
+        case Fork():
+            return _fork(state, command)
         case Destroy(at_ms):
             if state.status is MobStatus.DESTROYED:
                 raise InvalidTransition(state.status, MobStatus.DESTROYED, _NEXT_STEP[state.status])
@@ -256,6 +272,37 @@ def _spawn(state: MobState, cmd: Spawn) -> list[journal.Event]:
         peer = b if a == member_id else a if b == member_id else None
         if peer is not None and peer in state.roster:
             events.append(ev.PEERS_WIRED(a=member_id, b=peer, at_ms=cmd.at_ms))
+    return events
+
+
+def fork_labels(entry: RosterEntry, mob_id: str) -> dict[str, Any]:
+    """A forked member's labels: the source member's, naming the new mob."""
+    return {**entry.labels, "mob_id": mob_id}
+
+
+def _fork(state: MobState, cmd: Fork) -> list[journal.Event]:
+    if state.status is not MobStatus.CREATING:
+        raise InvalidTransition(state.status, MobStatus.RUNNING, f"mob {state.mob_id!r} already exists; fork into a new mob id")
+    source = cmd.source
+    definition = _definition(source)
+    if set(cmd.sessions) != set(source.roster):
+        raise MobError(f"fork of mob {source.mob_id!r}: sessions for {sorted(cmd.sessions)}, its roster is {sorted(source.roster)}")
+    new = MobDefinition(state.mob_id, dict(definition.profiles), definition.wiring)
+    at = cmd.at_ms
+    events = [
+        ev.MOB_CREATED(definition=new.to_dict(), at_ms=at),
+        ev.MOB_FORKED(
+            source_mob_id=source.mob_id, at_position=cmd.at_position,
+            sessions={m: [src, seq] for m, (_, src, seq) in cmd.sessions.items()}, at_ms=at,
+        ),
+    ]
+    for member_id, entry in source.roster.items():
+        events.append(ev.MEMBER_SPAWNED(
+            member_id=member_id, profile=entry.profile, session_id=cmd.sessions[member_id][0],
+            labels=fork_labels(entry, state.mob_id), at_ms=at,
+        ))
+    wired = sorted({tuple(sorted((m, peer))) for m, e in source.roster.items() for peer in e.wired_to if peer in source.roster})
+    events += [ev.PEERS_WIRED(a=a, b=b, at_ms=at) for a, b in wired]
     return events
 
 

@@ -21,8 +21,9 @@ from ..contract import MobSessionPort
 from ..core import events as ev
 from ..core import mob_decide as rules
 from ..core.errors import CorruptMobEvent, MobError, MobOwnedElsewhere, SessionError
+from ..core.ids import new_id
 from ..core.mob import Member, MobDefinition, MobState, MobStatus, fold_mob
-from ..core.model import Agent, RunApplyBoundary, RunResult, StartTurnRequest
+from ..core.model import Agent, MobBinding, RunApplyBoundary, RunResult, StartTurnRequest
 from ..sessions.service import PersistentSessionService, result_of
 from ..sessions.turn import check_agent
 from .link import ASK_TIMEOUT_S as ASK_TIMEOUT_S
@@ -169,6 +170,13 @@ class MobHandle:
         self._sup.ask(MobSupervisor.destroy)
         self._sup.destroyed = True
         self._on_destroyed(self.mob_id)
+
+    def fork(self, new_mob_id: str, *, at_position: int | None = None) -> MobHandle:
+        """A new mob, running, that is this one as it was at journal position ``at_position``
+        (default: now): the same profiles, the roster and wiring as they were, and every member
+        bound to a fork of its session at the last event of that session at or before the position.
+        This mob is untouched. See :meth:`MobRuntime.fork_mob`."""
+        return self._runtime.fork_mob(self.mob_id, new_mob_id, at_position=at_position)
 
     def events(self) -> list[journal.RecordedEvent]:
         """The mob's own event history, every epoch (empty once destroyed); sessions' events are in their own streams."""
@@ -323,6 +331,63 @@ class MobRuntime:
             raise MobError(f"cannot create mob {mob_id!r}: {e}") from e
         self._start(fold_mob(mob_id, events), result.last_seq)
         return self._mobs[mob_id]
+
+    def fork_mob(self, source_mob_id: str, new_mob_id: str, *, at_position: int | None = None) -> MobHandle:
+        """Fork mob ``source_mob_id`` (running or not) as it was at journal position ``at_position``
+        (default: the journal's head now) into a new running mob ``new_mob_id``.
+
+        One consistent point: the roster and wiring are the mob's events up to that position, and
+        each member's session is forked at its last event at or before it (``fork_session``,
+        lineage recorded). The new mob's stream starts with ``mob_created`` and ``mob_forked``
+        (the lineage), then a ``member_spawned`` per member and its wires, in one write.
+        """
+        self._check_open()
+        check_persistent(self.service, self.allow_ephemeral_sessions)
+        if not isinstance(new_mob_id, str) or new_mob_id in self._mobs or new_mob_id in self._unresumable:
+            raise MobError(f"mob {new_mob_id!r} already exists (or is no mob id); fork into a new mob id")
+        head = self.journal.head()
+        position = head if at_position is None else at_position
+        if isinstance(position, bool) or not isinstance(position, int) or not 1 <= position <= head:
+            raise MobError(f"at_position must be a journal position from 1 to {head} (the head), got {at_position!r}")
+        source = fold_mob(source_mob_id, [e for e in self.journal.read(ev.mob_stream(source_mob_id)) if e.position <= position])
+        if source.definition is None or source.status is MobStatus.DESTROYED:
+            raise MobError(f"mob {source_mob_id!r} did not exist at journal position {position}; nothing to fork")
+        sessions: dict[str, tuple[str, str, int]] = {}
+        for member_id, entry in source.roster.items():
+            seq = max((e.seq for e in self.journal.read(ev.session_stream(entry.session_id)) if e.position <= position), default=0)
+            if seq == 0:
+                raise MobError(f"member {member_id!r} of mob {source_mob_id!r} has no session events at position {position}")
+            sessions[member_id] = (new_id(), entry.session_id, seq)
+        events = rules.decide(MobState(new_mob_id), rules.Fork(source, position, sessions, ev.now_ms()))
+        stream = ev.mob_stream(new_mob_id)
+        if not self.journal.try_lock(mob_lock(new_mob_id)):
+            raise MobOwnedElsewhere(new_mob_id, self.journal.lock_owner(mob_lock(new_mob_id)))
+        forked: list[str] = []
+        try:
+            history = list(self.journal.read(stream))
+            if history and fold_mob(new_mob_id, history).status is not MobStatus.DESTROYED:
+                raise MobError(f"mob {new_mob_id!r} already exists; fork into a new mob id")
+            previous = self.journal.highest_seq(stream)  # a destroyed mob leaves its seq behind
+            for member_id, (fork_id, source_session, seq) in sessions.items():
+                entry = source.roster[member_id]
+                self.service.fork_session(
+                    source_session, at_seq=seq, new_session_id=fork_id,
+                    binding=MobBinding(new_mob_id, entry.profile, member_id), labels=rules.fork_labels(entry, new_mob_id),
+                )
+                forked.append(fork_id)
+            result = self.journal.append(stream, events, expected_seq=previous)
+        except BaseException as e:
+            self.journal.unlock(mob_lock(new_mob_id))
+            for fork_id in forked:  # no mob was recorded: leave no orphan behind
+                try:
+                    self.service.archive(fork_id)
+                except Exception:
+                    log.warning("could not archive session %s of the failed fork of mob %s", fork_id, source_mob_id, exc_info=True)
+            if isinstance(e, journal.JournalError):
+                raise MobError(f"cannot fork mob {source_mob_id!r} into {new_mob_id!r}: {e}") from e
+            raise
+        self._start(fold_mob(new_mob_id, events), result.last_seq)
+        return self._mobs[new_mob_id]
 
     def mob(self, mob_id: str, *, wait: float | None = None) -> MobHandle:
         """The handle of a running mob; raises :class:`MobError` saying why there is none.
