@@ -23,6 +23,7 @@ from typing import Any
 import journal
 
 from ..core import events as ev
+from ..core.branching import abandoned
 from .jsonval import to_json
 from .source import Damaged, Item
 from .timeline import is_tool_message, iso_time, short_time, summarize, user_prompt
@@ -63,7 +64,12 @@ def _turn_card(item: journal.RecordedEvent, number: int) -> str:
     tools = [m for m in after if is_tool_message(m)]
     others = [m for m in after if not is_tool_message(m)]
     parts = [_head(item, f"Turn {number}")]
-    parts.append(f'<div class="prompt"><span class="label">prompt</span><pre>{_esc(user_prompt(messages))}</pre></div>')
+    prompt = user_prompt(messages)
+    if prompt is None and user_at == len(messages):  # a paused run continued: no user message
+        staged, after = [], messages
+        parts.append('<div class="prompt"><span class="label">continued</span><pre>after its tool results</pre></div>')
+    else:
+        parts.append(f'<div class="prompt"><span class="label">prompt</span><pre>{_esc(prompt)}</pre></div>')
     callback = d.get("callback")
     if callback:
         parts.append(f'<div class="reply paused"><span class="label">paused on tool</span><pre>{_esc(callback)}</pre></div>')
@@ -92,6 +98,7 @@ _MARKERS = {
     ev.DISCARDED.name: ("marker discard", "discarded"),
     ev.ARCHIVED.name: ("marker archive", "archived"),
     ev.SESSION_REVIVED.name: ("marker revive", "revived"),
+    ev.REWOUND.name: ("marker rewind", "rewound"),
 }
 
 
@@ -154,11 +161,16 @@ def render_page(session_id: str, items: Iterable[Item], *, source: str, digest: 
     cards = []
     turn_seqs: list[int] = []
     events = 0
+    items = list(items)
+    gone = abandoned([(i.seq, i.type, i.data) for i in items if not isinstance(i, Damaged)])
     for item in items:
         events += 1
         if not isinstance(item, Damaged) and item.type == ev.TURN_APPLIED.name:
             turn_seqs.append(item.seq)
-        cards.append(_card(item, len(turn_seqs)))
+        card = _card(item, len(turn_seqs))
+        if item.seq in gone:  # kept, marked: a rewind abandoned it
+            card = card.replace('<article class="card ', '<article title="abandoned by a rewind" class="card abandoned ', 1)
+        cards.append(card)
     digest_html = f" &middot; digest <code>{_esc(digest[:16])}</code>" if digest else ""
     return _PAGE.format(
         title=_esc(f"session {session_id}"),
@@ -209,6 +221,9 @@ details { margin:4px 0; } summary { cursor:pointer; color:var(--muted); }
 .discard { border-left:4px solid #c77700; }
 .archive { border-left:4px solid #777; }
 .revive { border-left:4px solid #6a4fd1; }
+.rewind { border-left:4px solid #b03a8c; }
+.abandoned { opacity:.55; border-style:dashed; }
+.abandoned .head .title::after { content:" (abandoned by a rewind)"; font-weight:400; color:var(--muted); }
 .damaged { border-left:4px solid #d33; background:#fff1f1; }
 .input, .created, .other { border-left:4px solid var(--line); }
 """

@@ -46,6 +46,7 @@ class Entry:
     members: int | None = None  # mobs: roster size
     event_bytes: int = 0  # what its records take in the journal (journal.stored_size)
     snapshot_bytes: int = 0  # sessions: snapshot heads and their message parts
+    forked_from: str | None = None  # a fork's source: "SESSION@seq" or "MOB@position"
     mob: MobState | None = field(default=None, repr=False)
 
     @property
@@ -69,6 +70,7 @@ class Entry:
             "last_activity": iso_time(self.last_activity_ms) if self.last_activity_ms else None,
             "status": self.status,
             "live": self.live,
+            "forked_from": self.forked_from,
         }
 
 
@@ -117,6 +119,9 @@ def list_journal(
             # No events left: destroying a mob deletes them all (the runtime reads it so too).
             entry.status = entry.mob.status.value if entry.events else "destroyed"
             entry.members = len(entry.mob.roster)
+            lineage = entry.mob.forked_from
+            if lineage is not None:
+                entry.forked_from = f"{lineage['source_mob_id']}@{lineage['at_position']}"
     return list(entries.values()), damaged
 
 
@@ -128,6 +133,9 @@ def _session_event(entry: Entry, event: journal.RecordedEvent) -> None:
         binding = event.data.get("binding")
         if isinstance(binding, dict):
             entry.mob_id, entry.member_id, entry.profile = binding.get("mob_id"), binding.get("member_id"), binding.get("profile")
+        lineage = event.data.get("forked_from")
+        if isinstance(lineage, dict):
+            entry.forked_from = f"{lineage.get('source_id')}@{lineage.get('seq')}"
 
 
 def _mob_event(entry: Entry, event: journal.RecordedEvent) -> None:

@@ -95,7 +95,14 @@ def _created(d: dict[str, Any]) -> str:
         parts.append(f"metadata {one_line(d['metadata'], 50)}")
     if d.get("labels"):
         parts.append(f"labels {one_line(d['labels'], 40)}")
+    if d.get("forked_from"):
+        parts.insert(0, fork_text(d["forked_from"]))
     return "; ".join(parts)
+
+
+def fork_text(lineage: dict[str, Any]) -> str:
+    """``forked from session S at seq N (digest D…)``: a fork's lineage in one phrase."""
+    return f"forked from session {lineage['source_id']} at seq {lineage['seq']} (digest {str(lineage['digest'])[:12]})"
 
 
 @_summary(ev.SESSION_REVIVED)
@@ -109,10 +116,13 @@ def _turn(d: dict[str, Any]) -> str:
     prompt = user_prompt(messages)
     if d.get("callback"):
         cb = d["callback"]
-        reply = f"paused on tool {cb.get('tool_name')} {one_line(cb.get('args') or {}, 40)}"
+        calls = cb.get("calls") or []
+        ids = f" (call {', '.join(str(c.get('id')) for c in calls)})" if calls else ""
+        reply = f"paused on tool {cb.get('tool_name')} {one_line(cb.get('args') or {}, 40)}{ids}, awaiting its result"
     else:
         reply = quoted(ev.turn_text(d) or "", 60)
-    line = f"{quoted(prompt, 60)} \u2192 {reply}"
+    # A continuation of a paused run has no user message: it answers the tool results before it.
+    line = f"{quoted(prompt, 60)} \u2192 {reply}" if prompt is not None else f"run {d['run_id']} continued after its tool results \u2192 {reply}"
     extra = []
     tools = sum(1 for m in messages if is_tool_message(m))
     if tools:
@@ -144,6 +154,35 @@ def _context(d: dict[str, Any]) -> str:
     how = "staged for the next turn" if d.get("staged") else "applied"
     source = f" from {d['source']}" if d.get("source") else ""
     return f"system context {how}{source}: {quoted(d['text'])}"
+
+
+@_summary(ev.TOOL_RESULT_SUBMITTED)
+def _tool_result(d: dict[str, Any]) -> str:
+    message = d["message"]
+    error = " (an error)" if message.get("is_error") else ""
+    via = f", from input {d['input_id']}" if d.get("input_id") else ""
+    return f"tool result for call {d['tool_call_id']}{error}: {quoted(message.get('content'))}{via}"
+
+
+@_summary(ev.TOOL_RESULT_ACCEPTED)
+def _tool_input(d: dict[str, Any]) -> str:
+    return f"input {d['input_id']} accepted: the result of tool call {d['tool_call_id']}: {quoted(d['content'])}"
+
+
+@_summary(ev.TOOL_CALLS_CANCELLED)
+def _cancelled(d: dict[str, Any]) -> str:
+    return f"tool calls {', '.join(d['call_ids'])} cancelled by the host ({quoted(d['reason'], 40)}); the paused run {d['run_id']} ended"
+
+
+@_summary(ev.REWOUND)
+def _rewound(d: dict[str, Any]) -> str:
+    paused = "; paused again on a tool call" if d.get("pending") else ""
+    return f"rewound to seq {d['to_seq']}: {d['message_count']} messages, digest {d['digest'][:12]}; the events since are abandoned{paused}"
+
+
+@_summary(ev.MOB_FORKED)
+def _mob_forked(d: dict[str, Any]) -> str:
+    return f"forked from mob {d['source_mob_id']} as it was at journal position {d['at_position']} ({len(d['sessions'])} member sessions forked)"
 
 
 @_summary(ev.CHECKPOINTED)

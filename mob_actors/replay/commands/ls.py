@@ -111,7 +111,7 @@ def _table(entries: list[Entry], short: dict[str, str], layout: _Layout) -> Tabl
         cells = [safe(shown), *([e.kind] if layout.kind else []), safe(mob), safe(member), str(e.events)]
         if layout.size:
             cells.append(f"{size_text(e.event_bytes)} + {size_text(e.snapshot_bytes)}")
-        cells += [when if layout.seconds else when[:16], f"[{colour}]{status}[/]" if colour else status]
+        cells += [when if layout.seconds else when[:16], (f"[{colour}]{status}[/]" if colour else status) + (f" (fork of {safe(e.forked_from)})" if e.forked_from else "")]
         rows.add_row(*cells)
     return rows
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ...core import events as ev
+from ...core.branching import abandoned
 from ..errors import UsageError
 from ..history import open_history
 from ..output import OK, PROBLEMS, Output, positive, safe, table, type_cell
@@ -25,18 +26,22 @@ def run(args: argparse.Namespace, out: Output) -> int:
         raise UsageError(f"--from {args.from_seq} is after --to {args.to_seq}: give the first seq, then the last")
     with open_history(args.path) as history:
         sid = history.resolve(args.session)
-        items = [i for i in history.events(sid, args.from_seq or 1, args.to_seq)
-                 if types is None or isinstance(i, Damaged) or i.type in types]
+        every = list(history.events(sid, 1, None))
+        # Rewinds abandon the events between their target and themselves: marked, never hidden.
+        gone = abandoned([(i.seq, i.type, i.data) for i in every if not isinstance(i, Damaged)])
+        items = [i for i in every if (i.seq or 0) >= (args.from_seq or 1) and (args.to_seq is None or (i.seq or 0) <= args.to_seq)
+                 and (types is None or isinstance(i, Damaged) or i.type in types)]
     damaged = [i for i in items if isinstance(i, Damaged)]
     if out.json:
-        out.emit({"session_id": sid, "source": args.path, "events": [row(i) for i in items]})
+        out.emit({"session_id": sid, "source": args.path, "events": [{**row(i), "abandoned": i.seq in gone} for i in items]})
     else:
         rows = table("SEQ", "TIME (UTC)", "TYPE", "SUMMARY", title=f"session {safe(sid)}", title_justify="left")
         for item in items:
             if isinstance(item, Damaged):
                 rows.add_row(str(item.seq), "", "[bold red]damaged[/]", safe(summarize(item)))
             else:
-                rows.add_row(str(item.seq), short_time(item.timestamp_ms), type_cell(item.type), safe(summarize(item)))
+                mark = "[dim](abandoned by a rewind)[/] " if item.seq in gone else ""
+                rows.add_row(str(item.seq), short_time(item.timestamp_ms), type_cell(item.type), mark + safe(summarize(item)))
         out.console.print(rows)
         if not items:
             out.console.print("no events match")

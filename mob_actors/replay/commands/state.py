@@ -12,7 +12,7 @@ from ..errors import Problems, UsageError
 from ..history import History, open_history
 from ..jsonval import to_json
 from ..output import OK, Output, positive, safe, table
-from ..timeline import short_time
+from ..timeline import fork_text, short_time
 from .base import Command
 
 
@@ -47,6 +47,9 @@ def state_json(sid: str, source: str, state: SessionState) -> dict[str, Any]:
         "pending_inputs": [to_json(i.__dict__) for i in state.pending_inputs()],
         "staged_context": to_json(state.staged_context),
         "checkpoint_seq": state.checkpoint_seq,
+        "pending_tool_calls": to_json(state.open_calls()),
+        "awaiting_tool_result": state.pending is not None,
+        "forked_from": to_json(state.lineage()),
     }
 
 
@@ -76,6 +79,9 @@ def run(args: argparse.Namespace, out: Output) -> int:
         ("pending inputs", ", ".join(i["input_id"] for i in data["pending_inputs"]) or "-"),
         ("staged context", str(len(state.staged_context))),
         ("last snapshot", f"seq {state.checkpoint_seq}" if state.checkpoint_seq else "-"),
+        ("awaiting tool result", ", ".join(f"{c['name']} (call {c['id']})" for c in data["pending_tool_calls"]) or
+         ("all results in; the run has not continued" if state.pending is not None else "-")),
+        ("forked from", fork_text(data["forked_from"]).removeprefix("forked from ") if data["forked_from"] else "-"),
     ]
     for key, value in rows:
         info.add_row(f"[bold]{key}[/]", safe(value))
