@@ -26,7 +26,7 @@ from ..core import events as ev
 from ..core.branching import abandoned
 from .jsonval import to_json
 from .source import Damaged, Item
-from .timeline import is_tool_message, iso_time, short_time, summarize, user_prompt
+from .timeline import fork_text, is_tool_message, iso_time, short_time, summarize, user_prompt
 
 
 def _esc(value: Any) -> str:
@@ -129,6 +129,9 @@ def _created_card(item: journal.RecordedEvent) -> str:
     messages = d.get("messages") or []
     system = next((m.get("content") for m in messages if isinstance(m, dict) and m.get("role") == "system"), None)
     parts = [_head(item, "session created")]
+    lineage = d.get("forked_from")
+    if isinstance(lineage, dict):
+        parts.append(f'<p class="lineage">{_esc(fork_text(lineage))}</p>')
     if system is not None:
         parts.append(f'<div class="system"><span class="label">system prompt</span><pre>{_esc(system)}</pre></div>')
     else:
