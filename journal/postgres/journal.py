@@ -182,7 +182,8 @@ class PgJournal:
             upto = min(seq, highest)
             if upto > deleted_to:
                 txn.cur.execute(f"DELETE FROM {n.events} WHERE stream_id = %b AND seq <= %b", (stream_id, upto))
-                txn.set_row(stream_id, highest, upto)
+                txn.cur.execute(f"UPDATE {n.streams} SET deleted_to = %b WHERE stream_id = %b", (upto, stream_id))
+                txn.row(stream_id)[1] = upto
 
         self._submit(SqlOp(apply, (stream_id,)))
 

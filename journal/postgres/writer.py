@@ -10,6 +10,11 @@ transaction is two round trips when it only appends:
 2. one statement inserting the events, updating the stream rows and the head and queueing the
    ``NOTIFY`` that wakes subscribers elsewhere (delivered at commit); ``COMMIT``.
 
+While nobody else appends, one round trip does: the head and the stream rows are those of this
+writer's own last commit, and the write is guarded so that it fails (and is redone the two-trip
+way) if the head moved meanwhile; every other process's append moves it. After such a miss the
+writer reads the rows for a while (other writers are active).
+
 Requests with their own SQL (delete_to, snapshots) run between those steps, in queue order.
 Ownership locks are session-level advisory locks taken on this connection, outside transactions.
 
@@ -22,7 +27,10 @@ and the others run again, so one bad request never fails the rest.
 
 from __future__ import annotations
 
+import os
 import queue
+import select
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -66,6 +74,7 @@ class PgWriter:
         self._on_commit = on_commit
         self._conn: psycopg.Connection | None = connect(url, readonly=False, synchronous_commit=self._sync)
         self.held: set[str] = set()  # ownership locks held on the connection right now
+        self._rows: dict[str, list[int]] = {}  # see _commit_remembered
         self.connection_losses = 0
         self.commits = 0
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -248,12 +257,86 @@ class PgWriter:
         self._finish(r)
 
     def _commit(self, pending: list[Request]) -> None:
-        conn, n = self._conn, self._names
+        conn = self._conn
         if conn is None:
             raise _Lost(psycopg.OperationalError("not connected"), committing=False)
         ids: set[str] = set()
         for r in pending:
             ids.update(r.apply.stream_ids())  # type: ignore[attr-defined]
+        if self._fast_ok(pending, ids):
+            if not _still_connected(conn):
+                # Closed by the server while idle (terminated, shut down): nothing was sent, so
+                # reconnecting and running the batch is safe; the one-trip path could not tell.
+                raise _Lost(psycopg.OperationalError("the server closed the connection"), committing=False)
+            try:
+                self._commit_remembered(conn, pending, ids)
+                return
+            except _Stale:
+                self._forget_rows(backoff=True)  # someone else appended: read the rows this time
+        self._commit_read(conn, pending, ids)
+
+    # The rows of the streams this writer wrote, and the head, as of its last commit. While nobody
+    # else appends (one host per database, or per stream set), the next transaction can use them
+    # instead of reading them: one round trip instead of two, guarded by the head (see PgTxn.flush_sql).
+    _remembered_head: int | None = None
+    _backoff = 0
+    MAX_REMEMBERED = 50_000
+    BACKOFF_TXNS = 50  # after a stale guess, read the rows for this many transactions
+
+    def _fast_ok(self, pending: list[Request], ids: set[str]) -> bool:
+        if self._backoff > 0:
+            self._backoff -= 1
+            return False
+        rows = self._rows
+        return self._remembered_head is not None and all(isinstance(r.apply, AppendOp) for r in pending) and all(s in rows for s in ids)
+
+    def _forget_rows(self, backoff: bool = False) -> None:
+        self._remembered_head = None
+        self._rows.clear()
+        if backoff:
+            self._backoff = self.BACKOFF_TXNS
+
+    def _remember(self, txn: PgTxn) -> None:
+        if len(self._rows) > self.MAX_REMEMBERED:
+            self._rows.clear()
+        self._rows.update(txn.streams)
+        self._remembered_head = txn.head
+
+    def _commit_remembered(self, conn: psycopg.Connection, pending: list[Request], ids: set[str]) -> None:
+        """One round trip: BEGIN, the head lock, the guarded write and COMMIT, pipelined."""
+        n = self._names
+        assert self._remembered_head is not None
+        txn = PgTxn(conn.cursor(binary=True), n, self._remembered_head, {s: list(self._rows[s]) for s in ids})
+        for r in pending:
+            try:
+                r.result = r.apply.apply(txn)  # type: ignore[attr-defined]
+            except Exception as e:
+                raise _Failed(r, e) from e
+        final = txn.flush_sql(final=True, guard=True)
+        assert final is not None
+        self._chain.release()  # as in _commit_read: the previous callers run while this one waits
+        cur = txn.cur
+        try:
+            with conn.pipeline():
+                cur.execute("BEGIN")
+                cur.execute(f"SELECT position FROM {n.head} WHERE id = 1 FOR UPDATE")
+                cur.execute(*final)
+                cur.execute("COMMIT")
+        except psycopg.Error as e:
+            if is_connection_error(e, conn):
+                self._forget_rows()
+                raise _Lost(e, committing=True) from e
+            self._rollback(conn)
+            if isinstance(e, (psycopg.errors.DivisionByZero, psycopg.errors.UniqueViolation)):
+                raise _Stale() from e
+            self._forget_rows()
+            raise _Split(e) from e
+        self._last_head = txn.head
+        self._remember(txn)
+
+    def _commit_read(self, conn: psycopg.Connection, pending: list[Request], ids: set[str]) -> None:
+        """Two round trips: lock the head and read the stream rows, then write and COMMIT."""
+        n = self._names
         committing = False
         try:
             cur = conn.cursor(binary=True)
@@ -287,13 +370,16 @@ class PgWriter:
                 cur.execute("COMMIT")
             self._last_head = txn.head
         except (_Failed, _Split):
+            self._forget_rows()
             self._rollback(conn)
             raise
         except psycopg.Error as e:
+            self._forget_rows()
             if is_connection_error(e, conn):
                 raise _Lost(e, committing) from e
             self._rollback(conn)
             raise _Split(e) from e
+        self._remember(txn)
 
     def _rollback(self, conn: psycopg.Connection) -> None:
         try:
@@ -302,6 +388,28 @@ class PgWriter:
             pass  # a broken connection is noticed (and replaced) by the next transaction
 
     _last_head = 0
+
+
+def _still_connected(conn: psycopg.Connection) -> bool:
+    """False when the idle connection has been closed by the server, checked without blocking: an
+    idle session receives nothing unasked but a FATAL error ('E') before the server closes it,
+    then end of file; notices ('N') and parameter reports ('S') mean it is alive."""
+    fd = conn.fileno()
+    readable, _, _ = select.select([fd], [], [], 0)
+    if not readable:
+        return True
+    with socket.socket(fileno=os.dup(fd)) as sock:
+        try:
+            first = sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+    return first not in (b"", b"E")
+
+
+class _Stale(Exception):
+    """The remembered head and rows were out of date: nothing was written; read them instead."""
 
 
 class _Split(Exception):

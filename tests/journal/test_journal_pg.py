@@ -373,3 +373,21 @@ def test_an_idle_owner_notices_its_lost_connection_within_seconds(pg_url):
             time.sleep(0.05)
         assert j.try_lock("mine")  # nobody else took it: this opener takes it again on a new connection
         assert j.lock_owner("mine").pid == os.getpid()
+
+
+def test_remembered_rows_never_undo_another_openers_writes(pg_url):
+    """The writer reuses the head and stream rows of its last commit while nobody else appends;
+    another opener's appends (which move the head) and deletions (which do not) must both hold."""
+    with journal.open(pg_url) as a, journal.open(pg_url) as b:
+        a.append("s", [Event("e", n) for n in range(1, 4)])
+        a.append("s", [Event("e", 4)])  # a now remembers s at seq 4
+        b.delete_to("s", 2)  # the head does not move
+        assert a.append("s", [Event("e", 5)], expected_seq=4).last_seq == 5
+        assert list(b.streams()) == [journal.StreamInfo("s", 5, 2)]  # the deletion mark stays
+        b.append("s", [Event("e", 6)])  # the head moves: a's remembered rows are stale now
+        with pytest.raises(journal.WrongExpectedVersion) as exc:
+            a.append("s", [Event("e", "stale")], expected_seq=5)
+        assert exc.value.actual == 6
+        assert a.append("s", [Event("e", 7)]).last_seq == 7
+        assert [e.data for e in a.read("s")] == [3, 4, 5, 6, 7]
+        assert a.verify().ok
