@@ -70,6 +70,17 @@ class RunningDigest:
         self._hash.update((("," + inside) if self._count else inside).encode("utf-8"))
         self._count += len(messages)
 
+    def extend_canonical(self, encoded: bytes, count: int) -> None:
+        """Add ``count`` messages given as the canonical JSON of their list (``b"[...]"``).
+
+        What loading a snapshot part stored that way uses: hashing the stored bytes costs a
+        fraction of encoding the messages again.
+        """
+        if count:
+            inside = encoded[1:-1]
+            self._hash.update(b"," + inside if self._count else inside)
+            self._count += count
+
     def copy(self) -> RunningDigest:
         """An independent digest of the same messages so far."""
         other = RunningDigest.__new__(RunningDigest)

@@ -12,7 +12,10 @@ is stored in two kinds of journal snapshot records:
   writes one part with the messages added since the previous snapshot and refers to the older
   parts again, so every message is written once. Only when the messages already written
   changed (a deferred session's first turn puts its system prompt at index 0) does a snapshot
-  write all of them again, as one part.
+  write all of them again, as one part. A part holds the canonical JSON of its messages (the
+  bytes the conversation digest hashes), so loading a snapshot feeds the stored bytes to the
+  digest instead of encoding every message again; a part whose messages would not come back
+  equal from JSON (non-string keys, tuples) is stored as the list itself, as older releases did.
 
 Cadence (:func:`due`): every ``checkpoint_every`` events, and no more often than one event per
 :data:`HEAD_ENTRIES_PER_EVENT` entries of the head, so that writing heads stays O(1) per event.
@@ -31,11 +34,13 @@ loads as before.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
 import journal
 
+from .digest import RunningDigest, canonical_json
 from .errors import StoreError
 from .state import SNAPSHOT_FORMAT, SessionState
 
@@ -113,7 +118,7 @@ def save(j: journal.EventJournal, stream: str, state: SessionState, keep: int | 
             j.delete_snapshots(ps, min_seq=newest + 1, max_seq=seq - 1)
     refs = list(stored.refs)
     if len(msgs) > stored.covered:
-        j.save_snapshot(ps, seq, msgs[stored.covered:])
+        j.save_snapshot(ps, seq, _part_value(msgs[stored.covered:]))
         refs.append([seq, len(msgs) - stored.covered])
     head = state.to_snapshot()
     del head["messages"]
@@ -127,6 +132,24 @@ def save(j: journal.EventJournal, stream: str, state: SessionState, keep: int | 
     state.__dict__["_stored_parts"] = done
     if keep is not None and (len(done.heads) > keep or not swept):
         _retain(j, stream, done, keep)
+
+
+def _part_value(messages: list[Any]) -> Any:
+    """What a part stores: the canonical JSON of ``messages`` if it decodes back to them, else the list."""
+    try:
+        encoded = canonical_json(messages)
+    except (TypeError, ValueError, RecursionError):
+        return messages  # not JSON: the digest check of the next turn reports it, not the snapshot
+    # The check costs one decode per message, once: a part is written once (see the module docstring).
+    return encoded if json.loads(encoded) == messages else messages
+
+
+def part_messages(value: Any) -> Any:
+    """The messages a stored part holds (its canonical JSON decoded; a list part as it is).
+
+    Raises ``ValueError`` for bytes that are not JSON.
+    """
+    return json.loads(value) if isinstance(value, bytes) else value
 
 
 def _retain(j: journal.EventJournal, stream: str, stored: StoredParts, keep: int) -> None:
@@ -173,6 +196,11 @@ def materialize(j: journal.EventJournal, stream: str, snapshot_state: Any) -> An
 
     Raises :class:`StoreError` when a part a head refers to is missing or damaged.
     """
+    return _materialize(j, stream, snapshot_state, None)
+
+
+def _materialize(j: journal.EventJournal, stream: str, snapshot_state: Any, digest: RunningDigest | None) -> Any:
+    """:func:`materialize`, feeding ``digest`` the parts' messages as they are read (None: not)."""
     if not isinstance(snapshot_state, dict) or snapshot_state.get("format") != HEAD_FORMAT:
         return snapshot_state
     ps = parts_stream(stream)
@@ -180,12 +208,19 @@ def materialize(j: journal.EventJournal, stream: str, snapshot_state: Any) -> An
     try:
         for part_seq, count in snapshot_state["message_parts"]:
             part = j.load_snapshot(ps, max_seq=part_seq)
-            if part is None or part.seq != part_seq or not isinstance(part.state, list) or len(part.state) != count:
+            value = part.state if part is not None else None
+            items = part_messages(value)
+            if part is None or part.seq != part_seq or not isinstance(items, list) or len(items) != count:
                 raise StoreError(f"{stream}: snapshot part {part_seq} ({count} messages) is missing or damaged")
-            messages.extend(part.state)
+            if digest is not None:
+                if isinstance(value, bytes):
+                    digest.extend_canonical(value, count)
+                else:
+                    digest.extend(items)
+            messages.extend(items)
     except journal.JournalError as e:
         raise StoreError(f"{stream}: a snapshot part cannot be read: {e}") from e
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError) as e:  # json.JSONDecodeError is a ValueError
         raise StoreError(f"{stream}: the snapshot's message_parts are malformed: {e!r}") from e
     out = {k: v for k, v in snapshot_state.items() if k != "message_parts"}
     out["format"] = SNAPSHOT_FORMAT
@@ -202,7 +237,8 @@ def load_state(j: journal.EventJournal, stream: str, max_seq: int | None = None)
     snap = j.load_snapshot(stream, max_seq=max_seq)
     if snap is None:
         return None
-    state = SessionState.from_snapshot(materialize(j, stream, snap.state))
+    digest = RunningDigest()
+    state = SessionState.from_snapshot(_materialize(j, stream, snap.state, digest), digest)
     if isinstance(snap.state, dict) and snap.state.get("format") == HEAD_FORMAT:
         state.__dict__["_stored_parts"] = StoredParts(state.messages, snap.state["message_parts"])
     return state

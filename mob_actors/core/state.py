@@ -187,8 +187,12 @@ class SessionState:
         return snapshot
 
     @classmethod
-    def from_snapshot(cls, d: dict[str, Any]) -> SessionState:
-        """The state a :meth:`to_snapshot` dict describes; ``StoreError`` for another format."""
+    def from_snapshot(cls, d: dict[str, Any], digest: RunningDigest | None = None) -> SessionState:
+        """The state a :meth:`to_snapshot` dict describes; ``StoreError`` for another format.
+
+        ``digest``: the running digest of its messages when the caller already has it (a
+        snapshot's parts stored as canonical JSON); otherwise it is computed from the messages.
+        """
         if d.get("format") != SNAPSHOT_FORMAT:
             raise StoreError(f"snapshot format {d.get('format')!r} is not {SNAPSHOT_FORMAT}; it was written by another version")
         if "run_last_seq" not in d:
@@ -198,7 +202,7 @@ class SessionState:
         fields = {k: v for k, v in d.items() if k != "format"}
         fields["binding"] = MobBinding.from_dict(d["binding"])
         state = cls(**fields)
-        state.digest = RunningDigest(state.messages)
+        state.digest = digest if digest is not None and digest.count == len(state.messages) else RunningDigest(state.messages)
         return state
 
 

@@ -81,10 +81,58 @@ def test_head_and_parts_load_back_to_the_state(j: journal.Journal) -> None:
     # every message went to a part exactly once
     parts = [j.load_snapshot(snapshots.parts_stream(STREAM), max_seq=seq) for seq in taken]
     assert [p.seq for p in parts if p] == list(taken)
-    assert sum(len(p.state) for p in parts if p) == len(state.messages)
+    assert sum(len(snapshots.part_messages(p.state)) for p in parts if p) == len(state.messages)
     head = j.load_snapshot(STREAM).state
     assert head["format"] == snapshots.HEAD_FORMAT and "messages" not in head
-    assert [n for _, n in head["message_parts"]] == [len(p.state) for p in parts if p]
+    assert [n for _, n in head["message_parts"]] == [len(snapshots.part_messages(p.state)) for p in parts if p]
+
+
+def test_parts_hold_canonical_json_and_loading_hashes_it_without_encoding_again(j: journal.Journal, monkeypatch) -> None:
+    """A part stores the bytes the digest hashes, so a load feeds them to the digest as they are."""
+    from mob_actors.core import digest
+
+    state = _new_state("be brief")
+    for k in range(1, 21):
+        state = _turn(state, k)
+        if k % 10 == 0:
+            snapshots.save(j, STREAM, state, keep=None)
+    head = j.load_snapshot(STREAM).state
+    at = 0
+    for part_seq, count in head["message_parts"]:
+        part = j.load_snapshot(snapshots.parts_stream(STREAM), max_seq=part_seq)
+        assert part.state == digest.canonical_json(state.messages[at:at + count])
+        at += count
+
+    def no_encoding(value: object) -> str:
+        raise AssertionError("a load encoded messages again")
+
+    monkeypatch.setattr(digest, "_canonical", no_encoding)
+    loaded = snapshots.load_state(j, STREAM)
+    monkeypatch.undo()
+    assert loaded.messages == state.messages
+    assert loaded.digest.hexdigest() == decide_digest(state.messages) == state.digest.hexdigest()
+    # the next turn extends the loaded digest like any other
+    assert _turn(loaded, 21).digest.hexdigest() == decide_digest(_turn(state, 21).messages)
+
+
+def test_messages_json_would_change_are_stored_as_a_list_and_load_back_equal(j: journal.Journal) -> None:
+    state = _turn(_new_state(), 1)
+    state.messages.append({"role": "tool", "content": "x", "meta": {1: "int key"}})  # JSON makes the key "1"
+    state.digest.extend(state.messages[-1:])
+    state.seq += 1
+    snapshots.save(j, STREAM, state, keep=None)
+    part = j.load_snapshot(snapshots.parts_stream(STREAM), max_seq=state.seq)
+    assert isinstance(part.state, list)
+    loaded = snapshots.load_state(j, STREAM)
+    assert loaded.messages == state.messages and loaded.digest.hexdigest() == state.digest.hexdigest()
+
+
+def test_a_part_that_is_not_json_is_reported(j: journal.Journal) -> None:
+    state = _turn(_new_state(), 1)
+    snapshots.save(j, STREAM, state, keep=None)
+    j.save_snapshot(snapshots.parts_stream(STREAM), state.seq, b"[{not json")
+    with pytest.raises(snapshots.StoreError, match="malformed"):
+        snapshots.load_state(j, STREAM)
 
 
 def decide_digest(messages: list) -> str:
