@@ -426,12 +426,17 @@ class Journal:
         matches = self._snapshots(raw, 0, sys.maxsize if max_seq is None else max_seq, max_timestamp_ms, newest_only=True)
         if not matches:
             return None
-        seq, value = matches[0]
-        try:
-            ts, state, metadata = codec.decode_snapshot(value)
-        except codec.DECODE_ERRORS as e:
-            raise CorruptRecord(f"snapshot: {e!r}", stream_id=stream_id, seq=seq, position=None) from e
-        return Snapshot(stream_id, seq, ts, state, metadata)
+        return _decoded_snapshot(stream_id, *matches[0])
+
+    def load_snapshots(self, stream_id: str, *, min_seq: int = 0, max_seq: int | None = None) -> list[Snapshot]:
+        """Every snapshot of the stream with ``min_seq <= seq <= max_seq``, oldest first, in one read.
+
+        What loading several snapshots together (a session's snapshot parts) uses instead of one
+        :meth:`load_snapshot` per seq. Raises :class:`CorruptRecord` for one that cannot be decoded.
+        """
+        raw = codec.stream_bytes(stream_id)
+        matches = self._snapshots(raw, max(min_seq, 0), sys.maxsize if max_seq is None else max_seq, None, newest_only=False)
+        return [_decoded_snapshot(stream_id, seq, value) for seq, value in reversed(matches)]
 
     def delete_snapshots(self, stream_id: str, *, max_seq: int, max_timestamp_ms: int | None = None, min_seq: int = 0) -> int:
         """Delete snapshots with ``min_seq <= seq <= max_seq`` (and not newer than ``max_timestamp_ms``)."""
@@ -591,6 +596,14 @@ def _matching_snapshots(
         if not cursor.prev():
             break
     return out
+
+
+def _decoded_snapshot(stream_id: str, seq: int, value: bytes) -> Snapshot:
+    try:
+        ts, state, metadata = codec.decode_snapshot(value)
+    except codec.DECODE_ERRORS as e:
+        raise CorruptRecord(f"snapshot: {e!r}", stream_id=stream_id, seq=seq, position=None) from e
+    return Snapshot(stream_id, seq, ts, state, metadata)
 
 
 def _snapshot_ts(value: bytes) -> int:

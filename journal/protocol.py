@@ -142,6 +142,10 @@ class EventJournal(Protocol):
         """The newest snapshot with ``seq <= max_seq`` and ``timestamp_ms <= max_timestamp_ms``."""
         ...
 
+    def load_snapshots(self, stream_id: str, *, min_seq: int = 0, max_seq: int | None = None) -> list[Snapshot]:
+        """Every snapshot of the stream with ``min_seq <= seq <= max_seq``, oldest first, read at once."""
+        ...
+
     def delete_snapshots(self, stream_id: str, *, max_seq: int, max_timestamp_ms: int | None = None, min_seq: int = 0) -> int:
         """Delete the snapshots in ``min_seq..max_seq`` not newer than ``max_timestamp_ms``; return how many."""
         ...

@@ -370,12 +370,14 @@ class PgJournal:
                           "ORDER BY seq DESC LIMIT 1", (stream_id, _bigint(max_seq), _bigint(max_timestamp_ms)))
         if not rows:
             return None
-        seq, value = rows[0]
-        try:
-            ts, state, metadata = codec.decode_snapshot(value)
-        except codec.DECODE_ERRORS as e:
-            raise CorruptRecord(f"snapshot: {e!r}", stream_id=stream_id, seq=seq, position=None) from e
-        return Snapshot(stream_id, seq, ts, state, metadata)
+        return _decoded_snapshot(stream_id, *rows[0])
+
+    def load_snapshots(self, stream_id: str, *, min_seq: int = 0, max_seq: int | None = None) -> list[Snapshot]:
+        """Every snapshot of the stream with ``min_seq <= seq <= max_seq``, oldest first, in one query."""
+        codec.stream_bytes(stream_id)
+        rows = self._read(f"SELECT seq, value FROM {self.names.snapshots} WHERE stream_id = %b AND seq >= %b AND seq <= %b "
+                          "ORDER BY seq", (stream_id, _bigint(max(min_seq, 0)), _bigint(max_seq)))
+        return [_decoded_snapshot(stream_id, seq, value) for seq, value in rows]
 
     def delete_snapshots(self, stream_id: str, *, max_seq: int, max_timestamp_ms: int | None = None, min_seq: int = 0) -> int:
         """Delete snapshots with ``min_seq <= seq <= max_seq`` (and not newer than ``max_timestamp_ms``)."""
@@ -433,3 +435,11 @@ def _bigint(value: int | None) -> int:
     if value is None:
         return 2**63 - 1
     return max(-(2**63), min(value, 2**63 - 1))
+
+
+def _decoded_snapshot(stream_id: str, seq: int, value: bytes) -> Snapshot:
+    try:
+        ts, state, metadata = codec.decode_snapshot(value)
+    except codec.DECODE_ERRORS as e:
+        raise CorruptRecord(f"snapshot: {e!r}", stream_id=stream_id, seq=seq, position=None) from e
+    return Snapshot(stream_id, seq, ts, state, metadata)

@@ -206,8 +206,12 @@ def _materialize(j: journal.EventJournal, stream: str, snapshot_state: Any, dige
     ps = parts_stream(stream)
     messages: list[Any] = []
     try:
-        for part_seq, count in snapshot_state["message_parts"]:
-            part = j.load_snapshot(ps, max_seq=part_seq)
+        refs = snapshot_state["message_parts"]
+        # One read for all of them: the parts stream holds only this session's parts, and little
+        # besides what this head refers to (the parts of the other kept heads).
+        stored = {p.seq: p for p in j.load_snapshots(ps, min_seq=int(refs[0][0]), max_seq=int(refs[-1][0]))} if refs else {}
+        for part_seq, count in refs:
+            part = stored.get(part_seq)
             value = part.state if part is not None else None
             items = part_messages(value)
             if part is None or part.seq != part_seq or not isinstance(items, list) or len(items) != count:

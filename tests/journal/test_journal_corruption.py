@@ -212,6 +212,9 @@ def test_damaged_snapshot(jpath, two_streams):
         with pytest.raises(CorruptRecord) as exc:
             j.load_snapshot("b")
         assert (exc.value.stream_id, exc.value.seq) == ("b", 3)
+        with pytest.raises(CorruptRecord) as exc:
+            j.load_snapshots("b")  # a range that holds it reports it too, by seq
+        assert (exc.value.stream_id, exc.value.seq) == ("b", 3)
         assert [e.data for e in j.read("b")] == ["b1", "b2", "b3"]  # b's events are fine
 
 

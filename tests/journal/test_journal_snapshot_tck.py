@@ -118,6 +118,19 @@ def test_S11_large_state_round_trips(snaps):
     assert snap.seq == 100 and snap.state == state and snap.metadata == {}
 
 
+def test_load_snapshots_gives_a_range_oldest_first_in_one_read(snaps):
+    j, ts = snaps
+    got = j.load_snapshots(PID, min_seq=12, max_seq=14)
+    assert [(s.seq, s.state, s.metadata, s.timestamp_ms) for s in got] == [(q, f"s-{q - 10}", {"n": q - 10}, ts[q]) for q in (12, 13, 14)]
+    assert all(s.stream_id == PID for s in got)
+    assert [s.seq for s in j.load_snapshots(PID)] == [11, 12, 13, 14, 15]  # neighbours' keys never leak in
+    assert [s.seq for s in j.load_snapshots(PID, min_seq=15, max_seq=MAX)] == [15]
+    assert j.load_snapshots(PID, min_seq=16) == [] and j.load_snapshots(PID, max_seq=10) == []
+    assert j.load_snapshots("p-unknown") == []
+    for s in got:
+        assert j.load_snapshot(PID, max_seq=s.seq) == s  # the same snapshot one load_snapshot gives
+
+
 def test_deletes_never_touch_other_streams(snaps):
     j, _ = snaps
     assert j.delete_snapshots(PID, max_seq=MAX) == 5
