@@ -16,7 +16,7 @@ import dataclasses
 from typing import Any
 
 from .errors import AgentError, InvalidRequest
-from .model import CreateSessionRequest, MobBinding, PendingToolCall, StartTurnRequest, TurnOutcome
+from .model import CreateSessionRequest, MobBinding, PendingToolCall, RunApplyBoundary, StartTurnRequest, TurnOutcome
 from .values import BadValue, check_optional_text, check_text, clean, clean_dict
 
 
@@ -78,6 +78,16 @@ def run_id(value: object, session_id: str) -> str:
         raise InvalidRequest(str(e), session_id=session_id) from None
     assert isinstance(value, str)
     return value
+
+
+def boundary(value: object, session_id: str) -> RunApplyBoundary:
+    """A turn's apply boundary: a :class:`RunApplyBoundary` or its value."""
+    try:
+        return RunApplyBoundary(value)
+    except ValueError:
+        raise InvalidRequest(
+            f"boundary must be one of {[b.value for b in RunApplyBoundary]}, got {value!r}", session_id=session_id
+        ) from None
 
 
 def input_ids(value: object, session_id: str) -> list[str]:

@@ -9,7 +9,7 @@ session whose first event carries the conversation and its lineage.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import journal
@@ -19,9 +19,9 @@ from ..core.errors import InvalidRequest, SessionBusy
 from ..core.events import now_ms
 from ..core.ids import new_id
 from ..core.model import MobBinding, Session
-from ..core.state import SessionState, evolve
+from ..core.state import SessionState
 from .actor import Record
-from .catalogue import Catalogue
+from .lookup import Lookup, valid_id
 from .residency import Residency
 from .store import SessionStore
 
@@ -30,14 +30,13 @@ class Branching:
     """Rewind and fork for one session service (it hands us its parts)."""
 
     def __init__(
-        self, residency: Residency, store: SessionStore, catalogue: Catalogue,
-        read_state: Callable[[str], SessionState], valid_id: Callable[[str], str],
+        self, residency: Residency, store: SessionStore, lookup: Lookup,
+        add_new: Callable[[str, Sequence[journal.Event]], SessionState],
     ) -> None:
         self._residency = residency
         self._store = store
-        self._catalogue = catalogue
-        self._read_state = read_state
-        self._valid_id = valid_id
+        self._lookup = lookup
+        self._add_new = add_new  # Lifecycle.add_new: how every new session becomes live
 
     def rewind(self, session_id: str, to_seq: int) -> Session:
         """Set a live session's conversation back to what it was after event ``to_seq`` (see the service)."""
@@ -60,24 +59,17 @@ class Branching:
         binding: MobBinding | None = None, labels: Mapping[str, Any] | None = None,
     ) -> Session:
         """A new live session whose conversation is the source's after event ``at_seq`` (default: its last)."""
-        state = self._read_state(source_id)
+        state = self._lookup.state_for_read(source_id)
         target = state
         if at_seq is not None:
             seq = branching.check_seq(state, at_seq, "at_seq")
             if seq != state.seq:
                 target = self._state_at(source_id, seq)
-        fork_id = new_id() if new_session_id is None else self._valid_id(new_session_id)
+        fork_id = new_id() if new_session_id is None else valid_id(new_session_id)
         if fork_id in self._residency or self._store.recover(fork_id) is not None:
             raise InvalidRequest(f"session {fork_id} already exists; fork into a new session id (or none: one is made)", session_id=fork_id)
         events = branching.fork(target, fork_id, now_ms(), binding=binding, labels=labels)
-        self._store.append(fork_id, events, 0)
-        forked: SessionState | None = None
-        for event in events:
-            forked = evolve(forked, event)
-        assert forked is not None
-        self._residency.add(forked)
-        self._catalogue.update(forked, is_live=True)
-        return forked.to_session()
+        return self._add_new(fork_id, events).to_session()
 
     def _state_at(self, session_id: str, seq: int) -> SessionState:
         target = self._store.state_at(session_id, seq)

@@ -1,10 +1,13 @@
 """The session services: the ``MobSessionService`` contract (:mod:`mob_actors.contract`) as a facade.
 
 :class:`SessionService` holds the contract and delegates: :mod:`.residency` keeps the live
-sessions and their actors, :mod:`.turn` runs a turn (agent, then commit), :mod:`.catalogue`
-answers ``list_sessions``, :mod:`.adapter` is the input ledger (reaching the sessions through
-:mod:`.ledger_port`), and the store (:mod:`.store`) is where the two services differ. :class:`PersistentSessionService` and :class:`EphemeralSessionService` only
-choose a store.
+sessions and their actors, :mod:`.lifecycle` creates, revives, archives and discards them,
+:mod:`.turn` runs a turn (agent, then commit), :mod:`.toolcalls` answers a paused turn's tool
+calls, :mod:`.branching` rewinds and forks, :mod:`.lookup` reads a session by id (and says why
+one is not live), :mod:`.catalogue` answers ``list_sessions``, :mod:`.membership` which mob a
+session belongs to, :mod:`.adapter` is the input ledger (reaching the sessions through
+:mod:`.ledger_port`), and the store (:mod:`.store`) is where the two services differ.
+:class:`PersistentSessionService` and :class:`EphemeralSessionService` only choose a store.
 
 Threads: the agent runs on the thread that called ``start_turn``; the session's actor applies
 and persists the result. Reads are answered from the view the actor last published (after its
@@ -24,21 +27,10 @@ import pykka
 import journal
 
 from ..contract import ContextOutcome, FailureListener, MobSessionPort, MobSessionService
-from ..core import decide, requests
-from ..core.errors import (
-    AgentError,
-    CallbackPending,
-    Conflict,
-    InvalidRequest,
-    ServiceShutDown,
-    SessionError,
-    SessionNotFound,
-    SessionNotRunning,
-    StoreError,
-    StreamNotFound,
-)
-from ..core.events import now_ms, register_upcasters
-from ..core.ids import check_id, new_id
+from ..core import requests
+from ..core.errors import CallbackPending, ServiceShutDown, SessionNotRunning, StreamNotFound
+from ..core.events import register_upcasters
+from ..core.ids import new_id
 from ..core.model import (
     Agent,
     CoreApplyOutput,
@@ -52,12 +44,15 @@ from ..core.model import (
     SessionSummary,
     StartTurnRequest,
 )
-from ..core.state import SessionState, evolve
-from .actor import AppendContext, Checkpoint, Record, SessionActor
+from ..core.state import SessionState
+from .actor import AppendContext, Checkpoint, SessionActor
 from .adapter import RuntimeAdapter
 from .branching import Branching
 from .catalogue import Catalogue
 from .ledger_port import SessionsLedgerPort
+from .lifecycle import Lifecycle
+from .lookup import Lookup
+from .membership import MobMembership
 from .residency import Residency, check_max_resident
 from .store import JournalStore, MemoryStore, SessionStore, check_checkpoint_every, check_keep_snapshots
 from .streams import EventStream
@@ -83,14 +78,19 @@ class SessionService:
         self._agent = check_agent(agent)
         self._store = store
         self._residency = Residency(
-            store, max_resident=max_resident, on_publish=self._published, on_failure=self._actor_failed, not_live=self._not_live
+            store, max_resident=max_resident, on_publish=self._published, on_failure=self._actor_failed,
+            not_live=lambda session_id: self._lookup.not_live(session_id),
         )
-        self._catalogue = Catalogue(store, self._live_view)
-        self._branching = Branching(self._residency, store, self._catalogue, self._state_for_read, self._valid_id)
+        self._lookup = Lookup(store, self._residency, self._check_open)
+        self._catalogue = Catalogue(store, self._lookup.live_view)
+        self._lifecycle = Lifecycle(store, self._residency, self._catalogue, self._lookup, self.start_turn)
+        self._branching = Branching(self._residency, store, self._lookup, self._lifecycle.add_new)
         self._tools = ToolCalls(self._residency, functools.partial(run_locked, self._agent, self._residency), self._check_open)
-        self._adapter = RuntimeAdapter(SessionsLedgerPort(self._residency, store, self._state_for_read, self.apply_runtime_turn, self._tools))
+        self._adapter = RuntimeAdapter(
+            SessionsLedgerPort(self._residency, store, self._lookup.state_for_read, self.apply_runtime_turn, self._tools)
+        )
         self._failure_listeners: list[FailureListener] = []
-        self._mob_resolvers: dict[str, Callable[[str], bool]] = {}
+        self._membership = MobMembership(self._lookup, store.durable)
         self._closed = False
 
     # -- the MobSessionService flags ---------------------------------------------------------
@@ -115,49 +115,7 @@ class SessionService:
         request (wrong types, NaN, nesting deeper than the limit) raises ``InvalidRequest``.
         """
         self._check_open()
-        req = requests.create_request(req)
-        if req.session_id is not None:
-            session_id = self._valid_id(req.session_id)
-            revived = self._revive(session_id, req)
-            if revived is not None:
-                return revived
-        else:
-            session_id = new_id()
-        state: SessionState | None = None
-        events = decide.create(session_id, req, now_ms())
-        self._store.append(session_id, events, 0)
-        for event in events:
-            state = evolve(state, event)
-        assert state is not None
-        self._residency.add(state)
-        self._catalogue.update(state, is_live=True)
-        if req.initial_prompt is not None:
-            try:
-                self.start_turn(session_id, StartTurnRequest(req.initial_prompt))
-            except SessionError as e:
-                if e.session_id == session_id:
-                    raise
-                # Raised by the agent about something else: say which session it left deferred.
-                raise AgentError(
-                    f"session {session_id} was created but its initial prompt failed: {e}; retry it with start_turn",
-                    session_id=session_id,
-                ) from e
-        return self.read(session_id)
-
-    def _revive(self, session_id: str, req: CreateSessionRequest) -> Session | None:
-        """Make a session with durable history live again; None if it has none."""
-        if session_id in self._residency:
-            return self.read(session_id)
-        state = self._store.recover(session_id)
-        if state is None:
-            return None
-        if req.binding is not None and state.binding != req.binding:
-            raise InvalidRequest(
-                f"session {session_id} is stored with binding {state.binding} but the request says {req.binding}; "
-                "revive it without a binding or with the stored one",
-                session_id=session_id,
-            )
-        return self._make_live(state, record=True)
+        return self._lifecycle.create(requests.create_request(req))
 
     def restore_session(self, session_id: str) -> Session:
         """Make a stored session live again as it was, recording nothing, and return it.
@@ -168,22 +126,7 @@ class SessionService:
         ``SessionNotFound`` saying which; a live one is just read.
         """
         self._check_open()
-        session_id = self._valid_id(session_id)
-        if session_id in self._residency:
-            return self.read(session_id)
-        state = self._store.recover(session_id)
-        if state is None or state.archived:
-            raise self._not_live(session_id)
-        return self._make_live(state, record=state.discarded)
-
-    def _make_live(self, state: SessionState, *, record: bool) -> Session:
-        with self._residency.lock:
-            if state.id in self._residency:
-                return self.read(state.id)
-            live = self._residency.add(state)
-        if record:
-            self._residency.ask(live, Record(decide.revive))
-        return self.read(state.id)
+        return self._lifecycle.restore(session_id)
 
     # -- turns -------------------------------------------------------------------------------
 
@@ -208,27 +151,11 @@ class SessionService:
         req = requests.turn_request(req, session_id)
         run_id = requests.run_id(run_id, session_id)
         contributing_input_ids = requests.input_ids(contributing_input_ids, session_id)
-        try:
-            boundary = RunApplyBoundary(boundary)
-        except ValueError:
-            raise InvalidRequest(
-                f"boundary must be one of {[b.value for b in RunApplyBoundary]}, got {boundary!r}", session_id=session_id
-            ) from None
-        repeat = (lambda seq: self._stored_output(session_id, run_id, seq)) if once else None
+        boundary = requests.boundary(boundary, session_id)
+        repeat = (lambda seq: self._lookup.stored_output(session_id, run_id, seq)) if once else None
         return run_turn(
             self._agent, self._residency, self._residency.require(session_id), run_id, req, boundary, contributing_input_ids, repeat=repeat
         )
-
-    def _stored_output(self, session_id: str, run_id: str, seq: int) -> CoreApplyOutput:
-        found = self._store.committed_turn(session_id, seq)
-        if found is None:
-            raise Conflict(
-                f"session {session_id}: request {run_id!r} was already applied (event {seq}) and this service keeps "
-                "no results of past turns; use a new run id for a new turn",
-                session_id=session_id,
-            )
-        data, after = found
-        return decide.stored_output(data, after.session_bytes())
 
     # -- tool calls of paused turns --------------------------------------------------------
 
@@ -288,18 +215,12 @@ class SessionService:
     def read(self, session_id: str) -> Session:
         """The session as last committed (never waits for a running turn)."""
         self._check_open()
-        return self._state_for_read(session_id).to_session()
+        return self._lookup.state_for_read(session_id).to_session()
 
     def read_history(self, session_id: str, offset: int = 0, limit: int | None = None) -> HistoryPage:
         """A page of the session's messages (archived ones too, if the store keeps their history)."""
         self._check_open()
-        if offset < 0 or (limit is not None and limit < 0):
-            raise InvalidRequest("offset and limit must be >= 0", session_id=session_id)
-        messages = self._state_for_read(session_id, history=True).messages
-        count = len(messages)
-        start = min(offset, count)
-        end = count if limit is None else min(count, start + limit)
-        return HistoryPage(session_id, count, start, limit, end < count, list(messages[start:end]))
+        return self._lookup.history_page(session_id, offset, limit)
 
     def has_live_session(self, session_id: str) -> bool:
         """True while the session is live (created or revived, not archived or discarded)."""
@@ -328,7 +249,7 @@ class SessionService:
     def load_persisted_session(self, session_id: str) -> Session | None:
         """The durable state (newest snapshot plus later events); None if never persisted, archived or ephemeral."""
         self._check_open()
-        state = self._durable_state(session_id)
+        state = self._lookup.durable_state(session_id)
         return None if state is None or state.archived else state.to_session()
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -336,33 +257,12 @@ class SessionService:
     def archive(self, session_id: str) -> None:
         """Archive: hidden from lists, no longer live; a persistent service keeps its history."""
         self._check_open()
-        live = self._residency.get(session_id)
-        if live is None:
-            self._archive_stored(session_id)
-            return
-        view = self._residency.retire(live, Record(decide.archive, stop_after=True), close_gate=True)
-        if view is not None:
-            self._catalogue.update(view, is_live=False)
-            self._store.retire(view)
-
-    def _archive_stored(self, session_id: str) -> None:
-        """Archive a session that is not live, from its durable state."""
-        state = self._durable_state(session_id)
-        if state is None or state.archived:
-            raise SessionNotFound(session_id, "it is not live and has no stored history" if state is None else "it is already archived")
-        events = decide.archive(state, now_ms())
-        self._store.append(session_id, events, state.seq)
-        for event in events:
-            state = evolve(state, event)
-        self._catalogue.update(state, is_live=False)
+        self._lifecycle.archive(session_id)
 
     def discard_live_session(self, session_id: str) -> None:
         """Drop the live actor only; durable history stays readable and revivable."""
         self._check_open()
-        live = self._residency.require(session_id)
-        view = self._residency.retire(live, Record(decide.discard, stop_after=True), close_gate=False)
-        if view is not None:
-            self._catalogue.update(view, is_live=False)
+        self._lifecycle.discard(session_id)
 
     # -- system context and checkpoints ------------------------------------------------------
 
@@ -413,28 +313,15 @@ class SessionService:
 
         Without one, the stored binding answers, and a store that keeps nothing says False.
         """
-        try:
-            resolver = self._mob_resolvers.get(mob_id)
-            if resolver is not None:
-                return bool(resolver(session_id))
-            return self._store.durable and self.binding_matches(session_id, mob_id)
-        except Exception:
-            log.warning("session_belongs_to_mob(%s, %s) failed; answering False", session_id, mob_id, exc_info=True)
-            return False
+        return self._membership.belongs(session_id, mob_id)
 
     def binding_matches(self, session_id: str, mob_id: str) -> bool:
         """The recorded answer: the session's binding names ``mob_id`` (archived: False)."""
-        state = self._live_view(session_id)
-        if state is None:
-            state = self._durable_state(session_id)
-        return state is not None and not state.archived and state.binding is not None and state.binding.mob_id == mob_id
+        return self._membership.binding_matches(session_id, mob_id)
 
     def set_mob_resolver(self, mob_id: str, resolver: Callable[[str], bool] | None) -> None:
         """Let a mob's supervisor answer ``session_belongs_to_mob`` for ``mob_id`` (None removes it)."""
-        if resolver is None:
-            self._mob_resolvers.pop(mob_id, None)
-        else:
-            self._mob_resolvers[mob_id] = resolver
+        self._membership.set_resolver(mob_id, resolver)
 
     def add_failure_listener(self, listener: FailureListener) -> None:
         """Call ``listener(session_id, error)`` when a session actor dies outside any request."""
@@ -473,54 +360,6 @@ class SessionService:
         if self._closed:
             raise ServiceShutDown()
 
-    def _not_live(self, session_id: str) -> SessionError:
-        """Why ``session_id`` is not live, and how to make it live again (read only on this error path)."""
-        self._check_open()
-        if not _is_id(session_id):
-            return SessionNotFound(session_id, "unknown: session ids are UUID strings and no session has this one")
-        revive = f"revive it with create_session(CreateSessionRequest(session_id={session_id!r}))"
-        try:
-            state = self._store.stored_state(session_id, for_history=False)
-        except StoreError as e:
-            return SessionNotFound(session_id, f"it is not live, and its stored events cannot be read: {e}")
-        if state is None:
-            if self._store.durable:
-                return SessionNotFound(session_id, "unknown: the journal has no session with this id")
-            return SessionNotFound(
-                session_id, "unknown to this service (never created here, or discarded: the ephemeral service keeps nothing of it)"
-            )
-        if state.archived:
-            if not self._store.durable:
-                return SessionNotFound(session_id, "it is archived, and the ephemeral service keeps no history to revive it from")
-            return SessionNotFound(session_id, f"it is archived (its history is kept); {revive}")
-        if state.discarded:
-            return SessionNotFound(session_id, f"it was discarded (its history is kept); {revive}")
-        return SessionNotFound(session_id, f"it is stored but not live in this service (it was live before a restart); {revive}")
-
-    @staticmethod
-    def _valid_id(session_id: str) -> str:
-        try:
-            return check_id(session_id)
-        except ValueError as e:
-            raise InvalidRequest(str(e)) from None
-
-    def _live_view(self, session_id: str) -> SessionState | None:
-        live = self._residency.get(session_id)
-        return live.view if live is not None else None
-
-    def _state_for_read(self, session_id: str, history: bool = False) -> SessionState:
-        live = self._residency.get(session_id)
-        if live is not None:
-            view = live.view
-            return view if view is not None else self._residency.current(live)
-        state = self._store.stored_state(session_id, for_history=history) if _is_id(session_id) else None
-        if state is None:
-            raise SessionNotFound(session_id)
-        return state
-
-    def _durable_state(self, session_id: str) -> SessionState | None:
-        return self._store.recover(session_id) if _is_id(session_id) else None
-
     def _published(self, state: SessionState) -> None:
         self._catalogue.update(state, is_live=True)
 
@@ -530,14 +369,6 @@ class SessionService:
                 listener(session_id, error)
             except Exception:
                 log.warning("a failure listener raised", exc_info=True)
-
-
-def _is_id(session_id: str) -> bool:
-    try:
-        check_id(session_id)
-    except ValueError:
-        return False
-    return True
 
 
 class EphemeralSessionService(SessionService):
