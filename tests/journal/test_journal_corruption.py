@@ -158,6 +158,29 @@ def test_record_of_another_stream_under_this_index(jpath, two_streams):
         assert kinds == {("index_mismatch", "a", 3, 4)}
 
 
+def test_a_changed_byte_that_still_decodes_is_a_checksum_problem(jpath, two_streams):
+    """Damage the CRC-32 catches (the record still decodes) is kind ``checksum`` on both backends,
+    for records and snapshots, not ``undecodable``."""
+    with journal.open(jpath) as j:
+        j.save_snapshot("b", 3, {"sum": "snap-3"})
+    raw = get_record(jpath, 4)
+    assert b"a3" in raw
+    put_record(jpath, 4, raw.replace(b"a3", b"aX", 1))
+    if is_pg(jpath):
+        (value,) = _sql(jpath, "SELECT value FROM journal_snapshots WHERE stream_id = 'b' AND seq = 3")[0]
+    else:
+        got: list[bytes] = []
+        _damage(jpath, lambda txn, dbs: got.append(txn.get(b"b\x00" + _u64(3), db=dbs["snapshots"])))
+        value = got[0]
+    put_snapshot(jpath, "b", 3, bytes(value).replace(b"snap-3", b"snap-X", 1))
+    with journal.open(jpath) as j:
+        with pytest.raises(CorruptRecord) as exc:
+            list(j.read("a"))
+        assert (exc.value.stream_id, exc.value.seq, exc.value.position) == ("a", 3, 4) and "checksum" in str(exc.value)
+        problems = sorted((p.kind, p.stream_id, p.seq, p.position) for p in j.verify().problems)
+        assert problems == [("checksum", "a", 3, 4), ("checksum", "b", 3, None)]
+
+
 def test_missing_event_and_missing_index_entry(jdir, two_streams_lmdb):
     """LMDB keeps an index beside the events: either can lose an entry."""
     jpath = jdir
