@@ -1,16 +1,67 @@
-"""What both backends share: validating and encoding writes on the caller's thread, read filters
-and upcasting. Backend-neutral: no storage here."""
+"""What both backends share: the opener's lifecycle surface, validating and encoding writes on
+the caller's thread, snapshot encoding, read filters, upcasting and the seq-gap check of verify.
+Backend-neutral: no storage here."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Protocol, Self
 
 from . import codec
-from .errors import EventRejected
-from .records import ANY, NO_STREAM, STREAM_EXISTS, AtomicWrite, Event, ExpectedSeq, RecordedEvent
+from .errors import CorruptRecord, EventRejected
+from .records import ANY, NO_STREAM, STREAM_EXISTS, AtomicWrite, Event, ExpectedSeq, Problem, RecordedEvent, Rejected, Snapshot
 
 Upcaster = Callable[[Any], Any]
+
+
+class _CountsCommits(Protocol):
+    commits: int
+
+
+class Opener:
+    """What every journal opener has whatever its backend: context management, ``closed``,
+    ``commits`` and upcasters. A backend sets the attributes below and defines ``close``."""
+
+    _REPR_NAME = "journal"
+    path: str
+    durability: str
+    readonly: bool
+    _closed: bool
+    _writer: _CountsCommits | None
+    _upcasters: dict[tuple[str, int], Upcaster]
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        mode = "readonly" if self.readonly else self.durability
+        return f"<{self._REPR_NAME} {self._where()} {mode}{' closed' if self._closed else ''}>"
+
+    def _where(self) -> str:
+        """The location as messages and repr name it."""
+        return self.path
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def commits(self) -> int:
+        """Write transactions committed by this opener (appends per commit shows group commit at work)."""
+        return self._writer.commits if self._writer else 0
+
+    def register_upcaster(self, type: str, from_version: int, fn: Upcaster) -> None:
+        """Register ``fn(data) -> data`` turning ``type`` at ``from_version`` into ``from_version + 1``."""
+        self._upcasters[(type, from_version)] = fn
+
+    def _upcast(self, event: RecordedEvent) -> RecordedEvent:
+        return upcast(self._upcasters, event)
 
 
 class Prepared:
@@ -52,6 +103,17 @@ def prepare(stream_id: str, events: Iterable[Event], expected: ExpectedSeq, argu
     if any(e.timestamp_ms is not None for e in events):  # every item is an Event by now
         stamps = [_timestamp(stream_id, i, e) for i, e in enumerate(events)]
     return Prepared(stream_id, raw, bodies, expected, stamps)
+
+
+def prepare_batch(writes: Iterable[AtomicWrite]) -> list[Prepared | Rejected]:
+    """The writes of an ``append_batch``, each prepared or, if it is invalid, rejected on its own."""
+    prepared: list[Prepared | Rejected] = []
+    for write in check_writes(writes):
+        try:
+            prepared.append(prepare(write.stream_id, write.events, write.expected_seq, "AtomicWrite.events"))
+        except (EventRejected, ValueError) as e:
+            prepared.append(Rejected(write.stream_id, e if isinstance(e, EventRejected) else EventRejected(str(e))))
+    return prepared
 
 
 def _timestamp(stream_id: str, index: int, event: Event) -> int | None:
@@ -103,3 +165,46 @@ def upcast(upcasters: dict[tuple[str, int], Upcaster], event: RecordedEvent) -> 
 
 def matches(event: RecordedEvent, types: frozenset[str] | None, tags: frozenset[str] | None) -> bool:
     return (types is None or event.type in types) and (tags is None or not tags.isdisjoint(event.tags))
+
+
+def encode_snapshot_parts(stream_id: str, seq: int, state: Any, metadata: dict[str, Any] | None) -> tuple[bytes, bytes]:
+    """A snapshot's state and metadata as msgpack, on the caller's thread; EventRejected if they cannot be."""
+    try:
+        return codec.pack_checked(state), codec.pack_checked(metadata or {})
+    except (TypeError, ValueError, OverflowError) as e:
+        raise EventRejected(f"snapshot of {stream_id!r} at seq {seq} cannot be encoded with msgpack: {e}") from e
+
+
+def decode_snapshot(stream_id: str, seq: int, value: bytes) -> Snapshot:
+    """The stored snapshot ``value``; CorruptRecord naming it if it is damaged."""
+    try:
+        ts, state, metadata = codec.decode_snapshot(value)
+    except codec.DECODE_ERRORS as e:
+        raise CorruptRecord(f"snapshot: {e!r}", stream_id=stream_id, seq=seq, position=None) from e
+    return Snapshot(stream_id, seq, ts, state, metadata)
+
+
+def decode_checked(record: bytes, position: int, stream_id: str, seq: int, upcasters: dict[tuple[str, int], Upcaster],
+                   source: str) -> RecordedEvent:
+    """The record found for (stream_id, seq), upcast; CorruptRecord if it is damaged or is another
+    event than ``source`` (where the backend found it: "the index", "its row") says."""
+    try:
+        event = codec.decode_record(record, position)
+    except codec.DECODE_ERRORS as e:
+        raise CorruptRecord(repr(e), stream_id=stream_id, seq=seq, position=position) from e
+    if event.stream_id != stream_id or event.seq != seq:
+        raise CorruptRecord(f"record says stream {event.stream_id!r} seq {event.seq}, {source} says otherwise",
+                            stream_id=stream_id, seq=seq, position=position)
+    return upcast(upcasters, event) if upcasters else event
+
+
+def seq_gaps(problems: list[Problem], stream_id: str, present: Iterable[int], deleted_to: int, highest: int) -> None:
+    """For verify: note every seq missing from ``present`` (ascending) between ``deleted_to`` and ``highest``."""
+    want = deleted_to + 1
+    for seq in present:
+        if seq != want:
+            problems.append(Problem("seq_gap", stream_id, want, None, f"seq {want} is missing (next present is {seq})"))
+            want = seq
+        want += 1
+    if want != highest + 1:
+        problems.append(Problem("seq_gap", stream_id, want, None, f"events {want}..{highest} are missing"))
