@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import codec
+from .common import seq_gaps
 from .records import Problem, VerifyReport
 from .storage import Dbs, Storage, Txn
 
@@ -66,15 +67,7 @@ def _verify(txn: Txn, dbs: Dbs) -> VerifyReport:
         except codec.DECODE_ERRORS as e:
             problems.append(Problem("undecodable", stream_id, None, None, f"cannot decode the stream row: {e!r}"))
             continue
-        present = seqs.pop(stream_id, [])
-        want = deleted_to + 1
-        for seq in present:
-            if seq != want:
-                problems.append(Problem("seq_gap", stream_id, want, None, f"seq {want} is missing (next present is {seq})"))
-                want = seq
-            want += 1
-        if want != highest + 1:
-            problems.append(Problem("seq_gap", stream_id, want, None, f"events {want}..{highest} are missing"))
+        seq_gaps(problems, stream_id, seqs.pop(stream_id, []), deleted_to, highest)  # the index is in seq order
     for stream_id, present in seqs.items():
         problems.append(Problem("index_mismatch", stream_id, present[0], None, "index entries for a stream with no stream row"))
 

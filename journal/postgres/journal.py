@@ -17,8 +17,8 @@ from typing import Any
 import psycopg
 
 from .. import codec
-from ..common import Prepared, Upcaster, as_set, check_writes, matches, prepare, upcast
-from ..errors import CorruptRecord, EventRejected, JournalClosed, ReadOnlyJournal
+from ..common import Opener, as_set, decode_checked, decode_snapshot, encode_snapshot_parts, matches, prepare, prepare_batch, upcast
+from ..errors import CorruptRecord, JournalClosed, ReadOnlyJournal
 from ..protocol import LockOwner
 from ..records import (
     ANY,
@@ -52,7 +52,7 @@ def open_postgres(url: str, *, durability: str = "sync", readonly: bool = False)
     return PgJournal(url, durability=durability, readonly=readonly)
 
 
-class PgJournal:
+class PgJournal(Opener):
     """A journal in a PostgreSQL database. Thread-safe; use it as a context manager or call :meth:`close`.
 
     ``durability="sync"`` (default): an append returns once committed with
@@ -60,6 +60,8 @@ class PgJournal:
     a server crash may lose the last commits (never half of one). See ``journal.protocol`` for
     the guarantees shared with the LMDB journal and for ownership locks.
     """
+
+    _REPR_NAME = "journal.postgres.PgJournal"
 
     def __init__(self, url: str, *, durability: str = "sync", readonly: bool = False) -> None:
         if durability not in DURABILITIES:
@@ -70,7 +72,7 @@ class PgJournal:
         self.readonly = readonly
         self._pid = os.getpid()
         self._closed = False
-        self._upcasters: dict[tuple[str, int], Upcaster] = {}
+        self._upcasters = {}
         self._commits_seen = Commits()
         self._listener: Listener | None = None
         self._listener_lock = threading.Lock()
@@ -99,25 +101,6 @@ class PgJournal:
             self._listener.close()
         self._commits_seen.bump()  # wake subscriptions so they see the close
         self._pool.close()
-
-    def __enter__(self) -> PgJournal:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        mode = "readonly" if self.readonly else self.durability
-        return f"<journal.postgres.PgJournal {self.path} {mode}{' closed' if self._closed else ''}>"
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    @property
-    def commits(self) -> int:
-        """Write transactions committed by this opener (appends per commit shows group commit at work)."""
-        return self._writer.commits if self._writer else 0
 
     @property
     def connection_losses(self) -> int:
@@ -163,12 +146,7 @@ class PgJournal:
 
     def append_batch(self, writes: Iterable[AtomicWrite]) -> list[AppendResult | Rejected]:
         """Apply several atomic writes in one commit; a rejected write does not stop the others."""
-        prepared: list[Prepared | Rejected] = []
-        for write in check_writes(writes):
-            try:
-                prepared.append(prepare(write.stream_id, write.events, write.expected_seq, "AtomicWrite.events"))
-            except (EventRejected, ValueError) as e:
-                prepared.append(Rejected(write.stream_id, e if isinstance(e, EventRejected) else EventRejected(str(e))))
+        prepared = prepare_batch(writes)
         results = self._submit(AppendOp(prepared, single=False))
         return [Rejected(p.stream_id, r) if isinstance(r, Exception) else r for p, r in zip(prepared, results, strict=True)]
 
@@ -296,14 +274,7 @@ class PgJournal:
         return matched, last
 
     def _decode(self, record: bytes, position: int, stream_id: str, seq: int) -> RecordedEvent:
-        try:
-            event = codec.decode_record(record, position)
-        except codec.DECODE_ERRORS as e:
-            raise CorruptRecord(repr(e), stream_id=stream_id, seq=seq, position=position) from e
-        if event.stream_id != stream_id or event.seq != seq:
-            raise CorruptRecord(f"record says stream {event.stream_id!r} seq {event.seq}, its row says otherwise",
-                                stream_id=stream_id, seq=seq, position=position)
-        return upcast(self._upcasters, event) if self._upcasters else event
+        return decode_checked(record, position, stream_id, seq, self._upcasters, "its row")
 
     def _damaged(self, position: int, error: Exception) -> CorruptRecord:
         rows = self._read(f"SELECT stream_id, seq FROM {self.names.events} WHERE position = %b", (position,))
@@ -338,21 +309,12 @@ class PgJournal:
                 return
             start, first = rows[-1][0], False
 
-    # -- upcasting ---------------------------------------------------------------------------
-
-    def register_upcaster(self, type: str, from_version: int, fn: Upcaster) -> None:
-        """Register ``fn(data) -> data`` turning ``type`` at ``from_version`` into ``from_version + 1``."""
-        self._upcasters[(type, from_version)] = fn
-
     # -- snapshots ---------------------------------------------------------------------------
 
     def save_snapshot(self, stream_id: str, seq: int, state: Any, metadata: dict[str, Any] | None = None) -> None:
         """Save ``state`` as the stream's state at ``seq`` (overwriting one saved at the same seq)."""
         codec.stream_bytes(stream_id)
-        try:
-            state_raw, meta_raw = codec.pack_checked(state), codec.pack_checked(metadata or {})
-        except (TypeError, ValueError, OverflowError) as e:
-            raise EventRejected(f"snapshot of {stream_id!r} at seq {seq} cannot be encoded with msgpack: {e}") from e
+        state_raw, meta_raw = encode_snapshot_parts(stream_id, seq, state, metadata)
         n = self.names
 
         def apply(txn: PgTxn) -> None:
@@ -370,14 +332,14 @@ class PgJournal:
                           "ORDER BY seq DESC LIMIT 1", (stream_id, _bigint(max_seq), _bigint(max_timestamp_ms)))
         if not rows:
             return None
-        return _decoded_snapshot(stream_id, *rows[0])
+        return decode_snapshot(stream_id, *rows[0])
 
     def load_snapshots(self, stream_id: str, *, min_seq: int = 0, max_seq: int | None = None) -> list[Snapshot]:
         """Every snapshot of the stream with ``min_seq <= seq <= max_seq``, oldest first, in one query."""
         codec.stream_bytes(stream_id)
         rows = self._read(f"SELECT seq, value FROM {self.names.snapshots} WHERE stream_id = %b AND seq >= %b AND seq <= %b "
                           "ORDER BY seq", (stream_id, _bigint(max(min_seq, 0)), _bigint(max_seq)))
-        return [_decoded_snapshot(stream_id, seq, value) for seq, value in rows]
+        return [decode_snapshot(stream_id, seq, value) for seq, value in rows]
 
     def delete_snapshots(self, stream_id: str, *, max_seq: int, max_timestamp_ms: int | None = None, min_seq: int = 0) -> int:
         """Delete snapshots with ``min_seq <= seq <= max_seq`` (and not newer than ``max_timestamp_ms``)."""
@@ -436,10 +398,3 @@ def _bigint(value: int | None) -> int:
         return 2**63 - 1
     return max(-(2**63), min(value, 2**63 - 1))
 
-
-def _decoded_snapshot(stream_id: str, seq: int, value: bytes) -> Snapshot:
-    try:
-        ts, state, metadata = codec.decode_snapshot(value)
-    except codec.DECODE_ERRORS as e:
-        raise CorruptRecord(f"snapshot: {e!r}", stream_id=stream_id, seq=seq, position=None) from e
-    return Snapshot(stream_id, seq, ts, state, metadata)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import psycopg
 
 from .. import codec
+from ..common import seq_gaps
 from ..records import Problem, VerifyReport
 from .schema import Names
 
@@ -44,15 +45,7 @@ def verify(conn: psycopg.Connection, names: Names) -> VerifyReport:
                                             f"the record says stream {event.stream_id!r} seq {event.seq}"))
         for stream_id, highest, deleted_to in conn.execute(f"SELECT stream_id, highest_seq, deleted_to FROM {names.streams} ORDER BY stream_id"):
             report.streams_checked += 1
-            present = sorted(seqs.pop(stream_id, []))
-            want = deleted_to + 1
-            for seq in present:
-                if seq != want:
-                    problems.append(Problem("seq_gap", stream_id, want, None, f"seq {want} is missing (next present is {seq})"))
-                    want = seq
-                want += 1
-            if want != highest + 1:
-                problems.append(Problem("seq_gap", stream_id, want, None, f"events {want}..{highest} are missing"))
+            seq_gaps(problems, stream_id, sorted(seqs.pop(stream_id, [])), deleted_to, highest)
         for stream_id, present in seqs.items():
             problems.append(Problem("orphan_event", stream_id, min(present), None, "events of a stream with no stream row"))
         for stream_id, seq, value in conn.execute(f"SELECT stream_id, seq, value FROM {names.snapshots} ORDER BY stream_id, seq", binary=True):
