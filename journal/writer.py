@@ -13,7 +13,6 @@ a full map aborts the transaction, grows the map and retries it whole.
 from __future__ import annotations
 
 import queue
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,11 +21,13 @@ import lmdb
 import msgpack
 
 from . import codec, faults
-from .errors import JournalClosed, JournalError, WriteFailed
-from .release import ReleaseChain, Request
+from .errors import JournalError, WriteFailed
+from .release import Request
 from .storage import Dbs, Storage, Txn
+from .writer_queue import MAX_REQUESTS_PER_COMMIT, Failed, WriterQueue
 
-MAX_REQUESTS_PER_COMMIT = 4096
+__all__ = ["MAX_REQUESTS_PER_COMMIT", "TxnState", "Writer"]
+
 NOSYNC_FLUSH_SECONDS = 1.0
 
 
@@ -56,89 +57,44 @@ def _fail(requests: list[Request], error: JournalError) -> None:
         request.release()
 
 
-class _Failed(Exception):
-    def __init__(self, request: Request, error: BaseException) -> None:
-        self.request = request
-        self.error = error
-
-
-_STOP = object()
-
-
-class Writer:
+class Writer(WriterQueue):
     """The one thread that commits a journal's writes; :meth:`submit` blocks until committed."""
 
     def __init__(self, storage: Storage, durable: bool) -> None:
+        super().__init__()
         self._storage = storage
         self._durable = durable
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._closed = False
-        self._chain = ReleaseChain()  # committed (durable) requests whose callers are not yet woken
-        self._thread = threading.Thread(target=self._run, name=f"journal-writer:{storage.path}", daemon=True)
-        self._thread.start()
-        self.commits = 0  # exposed for benchmarks and tests: requests per commit = calls / commits
+        self._start(f"journal-writer:{storage.path}")
 
     def submit(self, apply: Apply) -> Any:
         """Run ``apply`` in the next transaction; return its result once committed."""
-        if self._closed:
-            raise JournalClosed("the journal is closed; open it again to write")
-        request = self._chain.request(apply)
-        self._queue.put(request)
-        return request.wait()
+        return super().submit(apply)
 
-    def close(self) -> None:
-        """Commit what is queued, then stop the thread. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        self._queue.put(_STOP)
-        self._thread.join()
-
-    def _run(self) -> None:
+    def _loop(self) -> None:
         dirty = False
         stop = False
-        try:
-            while not stop:
-                if self._chain.holding:
-                    # Callers of the last commit are still held: take more work only if it is
-                    # already queued (_commit releases them then), else release them now.
-                    try:
-                        first = self._queue.get_nowait()
-                    except queue.Empty:
-                        self._chain.release()  # phase: the queue ran dry
-                        continue
-                else:
-                    try:
-                        first = self._queue.get(timeout=NOSYNC_FLUSH_SECONDS if dirty else None)
-                    except queue.Empty:
-                        # "nosync" bounds its loss window: flush once the journal has been idle a second.
-                        dirty = not self._flush()
-                        continue
-                batch: list[Request] = []
-                item = first
-                while True:
-                    if item is _STOP:
-                        stop = True
-                    else:
-                        batch.append(item)
-                    if len(batch) >= MAX_REQUESTS_PER_COMMIT:
-                        break
-                    try:
-                        item = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                if batch:
-                    self._commit(batch)
-                    dirty = not self._durable
-            if dirty:
-                self._flush()
-        except BaseException as e:  # never leave a caller blocked forever
-            self._fail_queued(JournalError(f"the journal writer thread died: {e!r}"))
-            raise
-        finally:
-            self._chain.release()  # phase: the writer stops; held writes are committed, they succeeded
-            self._closed = True
-            self._fail_queued(JournalClosed("the journal was closed before this write was committed; nothing was written"))
+        while not stop:
+            if self._chain.holding:
+                # Callers of the last commit are still held: take more work only if it is
+                # already queued (_commit releases them then), else release them now.
+                try:
+                    first = self._queue.get_nowait()
+                except queue.Empty:
+                    self._chain.release()  # phase: the queue ran dry
+                    continue
+            else:
+                try:
+                    first = self._queue.get(timeout=NOSYNC_FLUSH_SECONDS if dirty else None)
+                except queue.Empty:
+                    # "nosync" bounds its loss window: flush once the journal has been idle a second.
+                    dirty = not self._flush()
+                    continue
+            batch, stop = self._take_batch(first)
+            if batch:
+                self._commit(batch)
+                dirty = not self._durable
+        if dirty:
+            self._flush()
 
     def _flush(self) -> bool:
         """fsync what "nosync" commits left unsynced; False (try again later) if that fails,
@@ -148,16 +104,6 @@ class Writer:
         except lmdb.Error:
             return False
         return True
-
-    def _fail_queued(self, error: BaseException) -> None:
-        while True:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                return
-            if item is not _STOP:
-                item.error = error
-                item.release()
 
     def _commit(self, batch: list[Request]) -> None:
         pending = list(batch)
@@ -171,7 +117,7 @@ class Writer:
                         except lmdb.MapFullError:
                             raise
                         except Exception as e:
-                            raise _Failed(request, e) from e
+                            raise Failed(request, e) from e
                     txn.put(b"head", codec.u64(state.head), db=self._storage.dbs["meta"])
                     # Release the previous commit's callers only now, just before this commit's
                     # fsync. Their writes are already durable, and the timing matters: py-lmdb
@@ -192,7 +138,7 @@ class Writer:
                     # and the next write that fills the map tries to grow it again.
                     _fail(pending, failure)
                     pending = []
-            except _Failed as f:
+            except Failed as f:
                 # The transaction was aborted; drop the failing request and redo the others.
                 if isinstance(f.error, JournalError):
                     error = f.error

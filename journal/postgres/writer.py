@@ -31,28 +31,20 @@ import os
 import queue
 import select
 import socket
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import psycopg
 
-from ..errors import CommitUnknown, JournalClosed, JournalError, JournalUnavailable
-from ..release import ReleaseChain, Request
+from ..errors import CommitUnknown, JournalError, JournalUnavailable
+from ..release import Request
+from ..writer_queue import Failed, WriterQueue
 from .connect import RETRY_SECONDS, connect, connect_retrying, is_connection_error, redact
 from .ops import AppendOp, PgTxn, SessionOp, SqlOp
 from .schema import Names
 
-MAX_REQUESTS_PER_COMMIT = 4096
 LOCK_CHECK_SECONDS = 1.0  # idle check of the writer connection while it holds ownership locks
-_STOP = object()
-
-
-class _Failed(Exception):
-    def __init__(self, request: Request, error: BaseException) -> None:
-        self.request = request
-        self.error = error
 
 
 class _Lost(Exception):
@@ -63,10 +55,11 @@ class _Lost(Exception):
         self.committing = committing
 
 
-class PgWriter:
+class PgWriter(WriterQueue):
     """The writer thread of one PostgreSQL journal opener (see the module docstring)."""
 
     def __init__(self, url: str, names: Names, *, durable: bool, on_commit: Callable[[int], None]) -> None:
+        super().__init__()
         self._url = url
         self._where = redact(url)
         self._names = names
@@ -76,27 +69,11 @@ class PgWriter:
         self.held: set[str] = set()  # ownership locks held on the connection right now
         self._rows: dict[str, list[int]] = {}  # see _commit_remembered
         self.connection_losses = 0
-        self.commits = 0
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._closed = False
-        self._chain = ReleaseChain()  # committed requests whose callers are not yet woken
-        self._thread = threading.Thread(target=self._run, name=f"journal-writer:{self._where}", daemon=True)
-        self._thread.start()
+        self._start(f"journal-writer:{self._where}")
 
     def submit(self, op: AppendOp | SqlOp | SessionOp) -> Any:
         """Run ``op`` in the next transaction; return its result once committed."""
-        if self._closed:
-            raise JournalClosed("the journal is closed; open it again to write")
-        request = self._chain.request(op)  # type: ignore[arg-type]  # the op is applied by this writer only
-        self._queue.put(request)
-        return request.wait()
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._queue.put(_STOP)
-        self._thread.join()
+        return super().submit(op)  # the op is applied by this writer only
 
     def abandon(self) -> None:
         """After fork, in the child: the thread and the socket are the parent's; touch neither."""
@@ -104,51 +81,34 @@ class PgWriter:
 
     # -- the thread ---------------------------------------------------------------------------
 
-    def _run(self) -> None:
+    def _loop(self) -> None:
         stop = False
-        try:
-            while not stop:
-                if self._chain.holding:
-                    # Callers of the last commit are still held: take more work only if it is
-                    # already queued (the next commit releases them), else release them now.
-                    try:
-                        item = self._queue.get_nowait()
-                    except queue.Empty:
-                        self._chain.release()  # phase: the queue ran dry
-                        continue
-                elif self.held:
-                    # Holding ownership locks: check the connection while idle, so that a lost
-                    # one (and with it the locks) is noticed within a second, not at the next write.
-                    try:
-                        item = self._queue.get(timeout=LOCK_CHECK_SECONDS)
-                    except queue.Empty:
-                        self._check_connection()
-                        continue
-                else:
-                    item = self._queue.get()
-                batch: list[Request] = []
-                while True:
-                    if item is _STOP:
-                        stop = True
-                    else:
-                        batch.append(item)
-                    if len(batch) >= MAX_REQUESTS_PER_COMMIT:
-                        break
-                    try:
-                        item = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                if batch:
-                    self._process(batch)
-        except BaseException as e:  # never leave a caller blocked forever
-            self._fail_queued(JournalError(f"the journal writer thread died: {e!r}"))
-            raise
-        finally:
-            self._chain.release()  # phase: the writer stops; held writes are committed, they succeeded
-            self._closed = True
-            self._fail_queued(JournalClosed("the journal was closed before this write was committed; nothing was written"))
-            if self._conn is not None:
-                self._conn.close()
+        while not stop:
+            if self._chain.holding:
+                # Callers of the last commit are still held: take more work only if it is
+                # already queued (the next commit releases them), else release them now.
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    self._chain.release()  # phase: the queue ran dry
+                    continue
+            elif self.held:
+                # Holding ownership locks: check the connection while idle, so that a lost
+                # one (and with it the locks) is noticed within a second, not at the next write.
+                try:
+                    item = self._queue.get(timeout=LOCK_CHECK_SECONDS)
+                except queue.Empty:
+                    self._check_connection()
+                    continue
+            else:
+                item = self._queue.get()
+            batch, stop = self._take_batch(item)
+            if batch:
+                self._process(batch)
+
+    def _stopped(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
 
     def _check_connection(self) -> None:
         """A cheap round trip; a lost connection is dropped (and its locks with it) for the next batch."""
@@ -163,16 +123,6 @@ class PgWriter:
                 self.connection_losses += 1
                 self.held.clear()
 
-    def _fail_queued(self, error: BaseException) -> None:
-        while True:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                return
-            if item is not _STOP:
-                item.error = error
-                item.release()
-
     def _process(self, batch: list[Request]) -> None:
         for r in batch:
             if isinstance(r.apply, SessionOp):
@@ -185,7 +135,7 @@ class PgWriter:
         while pending:
             try:
                 self._commit(pending)
-            except _Failed as f:
+            except Failed as f:
                 # The transaction was rolled back; drop the failing request and redo the others.
                 error = f.error if isinstance(f.error, JournalError) else JournalError(f"write failed: {f.error!r}")
                 self._finish(f.request, error=error)
@@ -311,7 +261,7 @@ class PgWriter:
             try:
                 r.result = r.apply.apply(txn)  # type: ignore[attr-defined]
             except Exception as e:
-                raise _Failed(r, e) from e
+                raise Failed(r, e) from e
         final = txn.flush_sql(final=True, guard=True)
         assert final is not None
         self._chain.release()  # as in _commit_read: the previous callers run while this one waits
@@ -356,9 +306,9 @@ class PgWriter:
                 except psycopg.Error as e:
                     if is_connection_error(e, conn):
                         raise
-                    raise _Failed(r, e) from e
+                    raise Failed(r, e) from e
                 except Exception as e:
-                    raise _Failed(r, e) from e
+                    raise Failed(r, e) from e
             final = txn.flush_sql(final=True)
             assert final is not None
             committing = True
@@ -369,7 +319,7 @@ class PgWriter:
                 cur.execute(*final)
                 cur.execute("COMMIT")
             self._last_head = txn.head
-        except (_Failed, _Split):
+        except (Failed, _Split):
             self._forget_rows()
             self._rollback(conn)
             raise
