@@ -198,6 +198,41 @@ def decode_checked(record: bytes, position: int, stream_id: str, seq: int, upcas
     return upcast(upcasters, event) if upcasters else event
 
 
+def scan(rows: Iterable[tuple[int, bytes]], after: int, count: int, types: frozenset[str] | None, tags: frozenset[str] | None,
+         upcasters: dict[tuple[str, int], Upcaster], damaged: Callable[[int, Exception], CorruptRecord]) -> tuple[list[RecordedEvent], int]:
+    """Of ``rows`` (position, record) after position ``after``: up to ``count`` events that match
+    ``types`` and ``tags``, upcast, and the last position scanned. At a damaged record the events
+    before it are handed out first (as read() does): the next scan starts there and raises
+    ``damaged(position, error)``."""
+    matched: list[RecordedEvent] = []
+    last = after
+    for position, record in rows:
+        scanned, last = last, position
+        try:
+            event = codec.decode_record(record, position)
+        except codec.DECODE_ERRORS as e:
+            if scanned != after:
+                return matched, scanned
+            raise damaged(position, e) from e
+        if upcasters:
+            event = upcast(upcasters, event)
+        if matches(event, types, tags):
+            matched.append(event)
+            if len(matched) >= count:
+                break
+    return matched, last
+
+
+def check_snapshot(problems: list[Problem], stream_id: str, seq: int, value: bytes) -> None:
+    """For verify: note a damaged snapshot (``checksum`` when its CRC-32 says so, else ``undecodable``)."""
+    try:
+        codec.decode_snapshot(value)
+    except codec.ChecksumMismatch as e:
+        problems.append(Problem("checksum", stream_id, seq, None, f"snapshot: {e}"))
+    except codec.DECODE_ERRORS as e:
+        problems.append(Problem("undecodable", stream_id, seq, None, f"cannot decode the snapshot: {e!r}"))
+
+
 def seq_gaps(problems: list[Problem], stream_id: str, present: Iterable[int], deleted_to: int, highest: int) -> None:
     """For verify: note every seq missing from ``present`` (ascending) between ``deleted_to`` and ``highest``."""
     want = deleted_to + 1

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 from . import codec
-from .common import Opener, as_set, decode_checked, matches
+from .common import Opener, as_set, decode_checked, scan
 from .errors import CorruptRecord, JournalClosed
 from .records import RecordedEvent, StreamInfo
 from .storage import Dbs, Storage, Txn
@@ -148,27 +148,8 @@ class StorageReads(Opener):
         raw_rows = self._read(lambda txn: self._rows(txn, after))
         if not raw_rows:
             return [], None
-        decode = codec.decode_record
-        upcasters = self._upcasters
-        matched: list[RecordedEvent] = []
-        last = after
-        for key, value in raw_rows:
-            scanned, last = last, codec.from_u64(key)
-            try:
-                event = decode(value, last)
-            except codec.DECODE_ERRORS as e:
-                if scanned != after:
-                    # Hand out the good events before the damaged one first (as read() does);
-                    # the next scan starts at the damaged record and raises there.
-                    return matched, scanned
-                raise self._damaged(last, e) from e
-            if upcasters:
-                event = self._upcast(event)
-            if matches(event, types, tags):
-                matched.append(event)
-                if len(matched) >= count:
-                    break
-        return matched, last
+        rows = ((codec.from_u64(key), value) for key, value in raw_rows)
+        return scan(rows, after, count, types, tags, self._upcasters, self._damaged)
 
     def _decode(self, value: bytes | None, position: int, stream_id: str, seq: int) -> RecordedEvent:
         if value is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import codec
-from .common import seq_gaps
+from .common import check_snapshot, seq_gaps
 from .records import Problem, VerifyReport
 from .storage import Dbs, Storage, Txn
 
@@ -76,12 +76,7 @@ def _verify(txn: Txn, dbs: Dbs) -> VerifyReport:
         report.snapshots_checked += 1
         if not codec.is_sealed(value, snapshot=True):
             report.no_checksum_snapshots.append((stream_id, seq))
-        try:
-            codec.decode_snapshot(value)
-        except codec.ChecksumMismatch as e:
-            problems.append(Problem("checksum", stream_id, seq, None, f"snapshot: {e}"))
-        except codec.DECODE_ERRORS as e:
-            problems.append(Problem("undecodable", stream_id, seq, None, f"cannot decode the snapshot: {e!r}"))
+        check_snapshot(problems, stream_id, seq, value)
     return report
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 
 from .. import codec
-from ..common import Opener, as_set, decode_checked, decode_snapshot, encode_snapshot_parts, matches, prepare, prepare_batch, upcast
+from ..common import Opener, as_set, decode_checked, decode_snapshot, encode_snapshot_parts, prepare, prepare_batch, scan
 from ..errors import CorruptRecord, JournalClosed, ReadOnlyJournal
 from ..protocol import LockOwner
 from ..records import (
@@ -255,23 +255,7 @@ class PgJournal(Opener):
         rows = self._rows(after, READ_CHUNK)
         if not rows:
             return [], None
-        matched: list[RecordedEvent] = []
-        last = after
-        for position, record in rows:
-            scanned, last = last, position
-            try:
-                event = codec.decode_record(record, position)
-            except codec.DECODE_ERRORS as e:
-                if scanned != after:
-                    return matched, scanned  # hand out the good events first; the next scan raises
-                raise self._damaged(position, e) from e
-            if self._upcasters:
-                event = upcast(self._upcasters, event)
-            if matches(event, types, tags):
-                matched.append(event)
-                if len(matched) >= count:
-                    break
-        return matched, last
+        return scan(rows, after, count, types, tags, self._upcasters, self._damaged)
 
     def _decode(self, record: bytes, position: int, stream_id: str, seq: int) -> RecordedEvent:
         return decode_checked(record, position, stream_id, seq, self._upcasters, "its row")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import psycopg
 
 from .. import codec
-from ..common import seq_gaps
+from ..common import check_snapshot, seq_gaps
 from ..records import Problem, VerifyReport
 from .schema import Names
 
@@ -50,10 +50,5 @@ def verify(conn: psycopg.Connection, names: Names) -> VerifyReport:
             problems.append(Problem("orphan_event", stream_id, min(present), None, "events of a stream with no stream row"))
         for stream_id, seq, value in conn.execute(f"SELECT stream_id, seq, value FROM {names.snapshots} ORDER BY stream_id, seq", binary=True):
             report.snapshots_checked += 1
-            try:
-                codec.decode_snapshot(value)
-            except codec.ChecksumMismatch as e:
-                problems.append(Problem("checksum", stream_id, seq, None, f"snapshot: {e}"))
-            except codec.DECODE_ERRORS as e:
-                problems.append(Problem("undecodable", stream_id, seq, None, f"cannot decode the snapshot: {e!r}"))
+            check_snapshot(problems, stream_id, seq, value)
     return report
