@@ -26,6 +26,7 @@ import journal
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
+from _util import measure_appends  # noqa: E402
 from pgserver import PgServer  # noqa: E402
 
 TWO_PROCESS_CHILD = """
@@ -69,20 +70,10 @@ class PgBench:
                 n += 1
             return n / (time.perf_counter() - t0)
 
-    def journal_appends(self, threads: int, seconds: float, event: Callable[[int], journal.Event],
-                        run_threads_counted: Callable[..., tuple[int, float]]) -> tuple[float, float]:
+    def journal_appends(self, threads: int, seconds: float, event: Callable[[int], journal.Event]) -> tuple[float, float]:
         """``threads`` threads appending one event per call; returns (events/s, events per commit)."""
         with journal.open(self.server.new_database(), durability="sync") as j:
-            def setup(i: int) -> Callable[[], object]:
-                stream = f"session-{i}"
-                counter = iter(range(10**12))
-                return lambda: j.append(stream, [event(next(counter))])
-
-            commits0 = j.commits
-            appends, elapsed = run_threads_counted(threads, seconds, setup)
-            events = sum(s.highest_seq for s in j.streams())
-            assert events == appends, f"{appends} appends acknowledged but {events} events stored"
-            return appends / elapsed, events / max(1, j.commits - commits0)
+            return measure_appends(j, threads, seconds, event)
 
     def build_replay(self, count: int, sessions: int, event: Callable[[int], journal.Event]) -> str:
         url = self.server.new_database()

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 
 def parse_args(description: str) -> argparse.Namespace:
@@ -103,6 +104,23 @@ class Stat:
 
     def __str__(self) -> str:
         return f"{fmt(self.median)} [{fmt(min(self.values))}\u2013{fmt(max(self.values))}]"
+
+
+def measure_appends(j: Any, threads: int, seconds: float, event: Callable[[int], Any]) -> tuple[float, float]:
+    """``threads`` threads appending one event per call to journal ``j``; returns (events/s, events per commit).
+
+    Checks that every acknowledged append is stored, so a fast but lossy journal cannot win.
+    """
+    def setup(i: int) -> Callable[[], None]:
+        stream = f"session-{i}"
+        counter = iter(range(10**12))
+        return lambda: j.append(stream, [event(next(counter))])
+
+    commits0 = j.commits
+    appends, elapsed = run_threads_counted(threads, seconds, setup)
+    events = sum(s.highest_seq for s in j.streams())
+    assert events == appends, f"{appends} appends acknowledged but {events} events stored"
+    return appends / elapsed, events / max(1, j.commits - commits0)
 
 
 def fmt(v: float) -> str:

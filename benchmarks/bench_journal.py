@@ -28,7 +28,7 @@ import lmdb
 import msgpack
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _util import Row, Stat, parse_args, report, run_threads, run_threads_counted, tempdir
+from _util import Row, Stat, measure_appends, parse_args, report, run_threads, tempdir
 
 import journal
 
@@ -78,16 +78,7 @@ def raw_lmdb_synced(seconds: float) -> float:
 def journal_appends(seconds: float) -> tuple[float, float]:
     """64 threads appending one event per call; returns (events/s, events per commit)."""
     with tempdir("bench-journal-") as path, journal.open(path, durability="sync") as j:
-        def setup(i: int):
-            stream = f"session-{i}"
-            counter = iter(range(10**12))
-            return lambda: j.append(stream, [journal_event(next(counter))])
-
-        commits0 = j.commits
-        appends, elapsed = run_threads_counted(THREADS, seconds, setup)
-        events = sum(s.highest_seq for s in j.streams())
-        assert events == appends, f"{appends} appends acknowledged but {events} events stored"
-        return appends / elapsed, events / max(1, j.commits - commits0)
+        return measure_appends(j, THREADS, seconds, journal_event)
 
 
 # -- 3: eventsourcing on SQLite ---------------------------------------------------------------
@@ -230,7 +221,7 @@ def postgres_rows(args, replay_events: int, log) -> tuple[list[Row], list[str]]:
         raw, ours, per_commit = Stat(), Stat(), Stat()
         for run in range(args.runs):
             raw.add(bench.raw_inserts(args.seconds, raw_event, raw_key))
-            rate, batch = bench.journal_appends(THREADS, args.seconds, journal_event, run_threads_counted)
+            rate, batch = bench.journal_appends(THREADS, args.seconds, journal_event)
             ours.add(rate)
             per_commit.add(batch)
             log(f"  pg durable run {run + 1}/{args.runs}: raw psycopg {raw.values[-1]:,.0f}  journal {rate:,.0f} ({batch:.0f} ev/commit) ev/s")
