@@ -100,16 +100,6 @@ class PgBench:
         assert n == expected, (n, expected)
         return rate
 
-    @staticmethod
-    def replay_journal(j: journal.EventJournal, expected: int) -> float:
-        n = 0
-        t0 = time.perf_counter()
-        for _event in j.read_all():
-            n += 1
-        rate = n / (time.perf_counter() - t0)
-        assert n == expected, (n, expected)
-        return rate
-
     def two_processes(self, seconds: float) -> tuple[float, float, str]:
         """Two processes x 32 threads appending at once; returns (total ev/s, events per commit, continuity)."""
         url = self.server.new_database()

@@ -106,6 +106,17 @@ class Stat:
         return f"{fmt(self.median)} [{fmt(min(self.values))}\u2013{fmt(max(self.values))}]"
 
 
+def replay_journal(j: Any, expected: int) -> float:
+    """Events/s of a full decoded ``read_all()`` of journal ``j``; checks it read ``expected`` events."""
+    n = 0
+    t0 = time.perf_counter()
+    for _event in j.read_all():
+        n += 1
+    rate = n / (time.perf_counter() - t0)
+    assert n == expected, (n, expected)
+    return rate
+
+
 def measure_appends(j: Any, threads: int, seconds: float, event: Callable[[int], Any]) -> tuple[float, float]:
     """``threads`` threads appending one event per call to journal ``j``; returns (events/s, events per commit).
 

@@ -28,7 +28,7 @@ import lmdb
 import msgpack
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _util import Row, Stat, measure_appends, parse_args, report, run_threads, tempdir
+from _util import Row, Stat, measure_appends, parse_args, replay_journal, report, run_threads, tempdir
 
 import journal
 
@@ -158,16 +158,6 @@ def build_journal(path: str, count: int) -> None:
                            for n in range(start, min(count, start + 1000)))
 
 
-def replay_journal(j: journal.Journal, expected: int) -> float:
-    n = 0
-    t0 = time.perf_counter()
-    for _event in j.read_all():
-        n += 1
-    rate = n / (time.perf_counter() - t0)
-    assert n == expected, (n, expected)
-    return rate
-
-
 def main() -> None:
     no_pg = "--no-pg" in sys.argv
     if no_pg:
@@ -231,7 +221,7 @@ def postgres_rows(args, replay_events: int, log) -> tuple[list[Row], list[str]]:
         with journal.open(url, readonly=True) as j:
             for run in range(args.runs):
                 replay_r.add(bench.replay_raw(url, replay_events))
-                replay_o.add(bench.replay_journal(j, replay_events))
+                replay_o.add(replay_journal(j, replay_events))
                 log(f"  pg replay run {run + 1}/{args.runs}: raw {replay_r.values[-1]:,.0f}  journal {replay_o.values[-1]:,.0f} ev/s")
         two, two_batch, continuity = Stat(), Stat(), []
         for run in range(max(1, args.runs // 2)):
